@@ -1,0 +1,1 @@
+"""Benchmark data shipped with rayeval so the default run works offline (see NOTICE.md)."""

@@ -1,0 +1,1 @@
+"""Scorers: pure functions over generated files, no Ray, no engines."""

@@ -1,0 +1,162 @@
+"""The result store: the one place that knows the results layout and writes it atomically.
+
+Layout (documented in README.md)::
+
+    results/
+      <model_id>/
+        run.json                       manifest: model, settings, versions, data hashes, times
+        <benchmark dir>/...            each benchmark's own files (ifeval/, truthfulqa/, ...)
+        .journal/<benchmark>/<shard>.json   finished shards of an unfinished generation
+      summaries/<model_id>_scores.jsonl     {"benchmark", "metric", "value"} rows
+
+Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
+crash never leaves a half-written file under a final name. The journal records finished shards
+so an interrupted run resumes without redoing them; it is deleted once the benchmark's final
+files exist (they are then the record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rayeval.errors import RayevalError
+from rayeval.requests import Result, result_from_dict, result_to_dict
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text version of `atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Pretty JSON, UTF-8, non-ASCII kept readable."""
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    """One JSON document per line."""
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Read a JSONL file; a malformed line is a one-line error naming the file and line."""
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise RayevalError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from exc
+    return rows
+
+
+class ResultStore:
+    """Paths and atomic writes under one results root."""
+
+    JOURNAL = ".journal"
+    MANIFEST = "run.json"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def check_writable(self) -> None:
+        """Fail early, in one line, when results cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise RayevalError(f"results folder {self.root} is not writable ({exc.strerror}); pass --results-dir") from exc
+
+    def model_dir(self, model_id: str) -> Path:
+        return self.root / model_id
+
+    def benchmark_dir(self, model_id: str, dirname: str) -> Path:
+        return self.root / model_id / dirname
+
+    def model_ids(self) -> list[str]:
+        """Ids of models that have a results folder (anything with a manifest or benchmark dir)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name not in {"summaries"} and not p.name.startswith("."))
+
+    # -- shard journal -------------------------------------------------------------------------
+
+    def _journal_dir(self, model_id: str, benchmark: str) -> Path:
+        return self.root / model_id / self.JOURNAL / benchmark
+
+    def save_shard(self, model_id: str, benchmark: str, shard_id: str, results: list[Result]) -> None:
+        """Record a finished shard (atomically) so a rerun does not redo it."""
+        payload = [result_to_dict(r) for r in results]
+        atomic_write_text(self._journal_dir(model_id, benchmark) / f"{shard_id}.json", json.dumps(payload))
+
+    def load_shard(self, model_id: str, benchmark: str, shard_id: str) -> list[Result] | None:
+        """The results of a shard finished by an earlier run, or None."""
+        path = self._journal_dir(model_id, benchmark) / f"{shard_id}.json"
+        if not path.is_file():
+            return None
+        try:
+            return [result_from_dict(d) for d in json.loads(path.read_text(encoding="utf-8"))]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return None  # unreadable journal entry: redo that shard rather than trust it
+
+    def clear_journal(self, model_id: str, benchmark: str) -> None:
+        shutil.rmtree(self._journal_dir(model_id, benchmark), ignore_errors=True)
+
+    # -- manifest ------------------------------------------------------------------------------
+
+    def read_manifest(self, model_id: str) -> dict:
+        path = self.model_dir(model_id) / self.MANIFEST
+        if not path.is_file():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def update_manifest(self, model_id: str, updates: dict) -> dict:
+        """Merge `updates` into `run.json` (one level deep for dict values) and rewrite it."""
+        manifest = self.read_manifest(model_id)
+        for key, value in updates.items():
+            if isinstance(value, dict) and isinstance(manifest.get(key), dict):
+                manifest[key] = {**manifest[key], **value}
+            else:
+                manifest[key] = value
+        atomic_write_json(self.model_dir(model_id) / self.MANIFEST, manifest)
+        return manifest
+
+    # -- summaries -----------------------------------------------------------------------------
+
+    def scores_path(self, model_id: str) -> Path:
+        return self.root / "summaries" / f"{model_id}_scores.jsonl"
+
+    def read_scores(self, model_id: str) -> list[dict]:
+        path = self.scores_path(model_id)
+        return read_jsonl(path) if path.is_file() else []
+
+    def write_scores(self, model_id: str, benchmark: str, rows: list[dict]) -> None:
+        """Replace `benchmark`'s rows in the model's summary file, keeping other benchmarks'."""
+        kept = [r for r in self.read_scores(model_id) if r.get("benchmark") != benchmark]
+        fresh = [{"benchmark": benchmark, **{k: v for k, v in r.items() if k != "benchmark"}} for r in rows]
+        atomic_write_jsonl(self.scores_path(model_id), kept + fresh)
