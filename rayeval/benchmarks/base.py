@@ -33,6 +33,12 @@ class EvalContext:
     out_dir: Path
     data: DataSource
     options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a problem worth the user's attention that does not stop scoring (the CLI
+        prints these after the scores)."""
+        self.warnings.append(message)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,11 @@ class Benchmark(ABC):
     def evaluate(self, ctx: EvalContext) -> list[Score]:
         """Score the generation files in `ctx.out_dir`, write the benchmark's result files and
         return the summary rows."""
+
+    def pull(self, data: DataSource, options: dict[str, Any]) -> None:
+        """Download everything this benchmark needs from the hub into the cache
+        (`rayeval data pull`). Loading the items does it for most benchmarks."""
+        self.load_items(data, options)
 
     def generation_done(self, out_dir: Path) -> bool:
         return all((out_dir / name).is_file() for name in self.generation_files())

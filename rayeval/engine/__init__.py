@@ -1,0 +1,1 @@
+"""Engines: vLLM behind a Ray actor, and their placement on the cluster."""
