@@ -1,0 +1,215 @@
+"""TruthfulQA (Lin, Hilton and Evans, 2021): generation scored by BLEU/ROUGE, plus multiple choice.
+
+Data (`options["truthfulqa_version"]`):
+
+- `"2025"` (default): the current official data, 790 questions with the `Best Incorrect Answer`
+  column added in Jan 2025 (`truthfulqa/TruthfulQA.csv` and `truthfulqa/mc_task.json` from the
+  `sylinrl/TruthfulQA` GitHub repo). It is packaged with rayeval, so no download is needed;
+  `--data-dir` may supply its own copy in the same layout. It is not on the Hugging Face hub.
+- `"2022"`: the original 817 questions, from the hub dataset `truthfulqa/truthful_qa` (its
+  `generation` and `multiple_choice` parquet files; in a `--data-dir` they go under
+  `truthfulqa/truthful_qa/<config>/validation-00000-of-00001.parquet`). It has no best incorrect
+  answer, so no binary choice.
+
+Requests per question: one chat turn `"Q: {question}\\nA:"` (greedy, 50 tokens by default), and
+unless `options["truthfulqa_mc"]` is false, one log-likelihood request scoring every MC1/MC2
+choice (MC1's choices are a subset of MC2's, so they are scored once) and, for the 2025 data, one
+for the binary choice. Prompts are documented in `rayeval.scoring.truthfulqa.prompts`.
+
+Generation files (written when the engine is done):
+
+- `TruthfulQA_generated.csv`: the input CSV (same columns, same order) plus a column named after
+  the model with the stripped answers, the file the official `evaluate.py` reads;
+- `mc_loglikelihoods.jsonl`: per question, the raw per-choice log-likelihoods and labels
+  (`null` when MC was not requested). Scoring them is `evaluate`'s job.
+
+`evaluate` writes `results.csv` (official BLEU/ROUGE columns) and `mc_results.jsonl`; see
+`rayeval.scoring.truthfulqa.evaluate`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.data import DataSource, HubFile
+from rayeval.errors import RayevalError
+from rayeval.requests import ChatRequest, LoglikelihoodRequest, Request, Result
+from rayeval.scoring.truthfulqa import prompts
+from rayeval.scoring.truthfulqa.evaluate import GENERATED, LOGLIKELIHOODS, evaluate_truthfulqa
+from rayeval.store import atomic_write_jsonl, atomic_write_text
+
+CSV_FILE = "truthfulqa/TruthfulQA.csv"
+MC_FILE = "truthfulqa/mc_task.json"
+HUB_REPO = "truthfulqa/truthful_qa"
+HUB_FILES = {config: f"{config}/validation-00000-of-00001.parquet" for config in ("generation", "multiple_choice")}
+VERSIONS = ("2025", "2022")
+
+# Column names of the 2022 CSV, for the hub version's rows (the hub stores lists; the CSV `;`).
+_HUB_COLUMNS = {
+    "Type": "type",
+    "Category": "category",
+    "Question": "question",
+    "Best Answer": "best_answer",
+    "Correct Answers": "correct_answers",
+    "Incorrect Answers": "incorrect_answers",
+    "Source": "source",
+}
+
+
+def _targets(choices: list[str], labels: list[int]) -> dict[str, list]:
+    return {"choices": [str(c) for c in choices], "labels": [int(x) for x in labels]}
+
+
+def load_2025(data: DataSource) -> list[dict[str, Any]]:
+    """Rows of the packaged/`--data-dir` CSV joined with `mc_task.json` (same order, checked)."""
+    csv_path = data.find(CSV_FILE)
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    mc_path = data.find(MC_FILE)
+    tasks = json.loads(mc_path.read_text(encoding="utf-8"))
+    if len(tasks) != len(rows):
+        raise RayevalError(f"{mc_path} has {len(tasks)} questions but {csv_path} has {len(rows)}; use files of the same release")
+    records = []
+    for row, task in zip(rows, tasks):
+        if task["question"] != row["Question"]:
+            raise RayevalError(f"{mc_path} and {csv_path} list different questions ({task['question']!r}); use files of the same release")
+        records.append(
+            {
+                "row": row,
+                "mc1": _targets(list(task["mc1_targets"]), list(task["mc1_targets"].values())),
+                "mc2": _targets(list(task["mc2_targets"]), list(task["mc2_targets"].values())),
+                "binary": {"best": row["Best Answer"], "incorrect": row["Best Incorrect Answer"]},
+            }
+        )
+    return records
+
+
+def load_2022(data: DataSource) -> list[dict[str, Any]]:
+    """The 817-question hub dataset, shaped like the CSV (answer lists joined with `"; "`)."""
+    import pandas as pd
+
+    frames = {
+        config: pd.read_parquet(data.find(f"truthfulqa/truthful_qa/{name}", HubFile(repo_id=HUB_REPO, filename=name)))
+        for config, name in HUB_FILES.items()
+    }
+    generation, choice = frames["generation"], frames["multiple_choice"]
+    if list(generation["question"]) != list(choice["question"]):
+        raise RayevalError(f"the {HUB_REPO} generation and multiple_choice files list different questions; pull both again")
+    records = []
+    for gen, mc in zip(generation.to_dict("records"), choice.to_dict("records")):
+        row = {
+            column: "; ".join(str(a) for a in gen[field]) if column.endswith("Answers") else str(gen[field])
+            for column, field in _HUB_COLUMNS.items()
+        }
+        records.append(
+            {
+                "row": row,
+                "mc1": _targets(list(mc["mc1_targets"]["choices"]), list(mc["mc1_targets"]["labels"])),
+                "mc2": _targets(list(mc["mc2_targets"]["choices"]), list(mc["mc2_targets"]["labels"])),
+                "binary": None,
+            }
+        )
+    return records
+
+
+def _flag(value: Any) -> bool:
+    """A boolean option that may arrive as a CLI string."""
+    if isinstance(value, str):
+        return value.strip().lower() not in {"0", "false", "no", "off"}
+    return bool(value)
+
+
+def _union(*lists: list[str]) -> list[str]:
+    """Choices of all lists once each, in first-seen order."""
+    return list(dict.fromkeys(choice for choices in lists for choice in choices))
+
+
+class TruthfulQA(Benchmark):
+    name = "truthfulqa"
+    results_dirname = "truthfulqa"
+    default_max_tokens = 50
+
+    def load_items(self, data: DataSource, options: dict[str, Any]) -> list[Item]:
+        version = str(options.get("truthfulqa_version", "2025"))
+        if version not in VERSIONS:
+            raise RayevalError(f"unknown TruthfulQA version {version!r}; use one of: {', '.join(VERSIONS)}")
+        records = load_2025(data) if version == "2025" else load_2022(data)
+        with_mc = _flag(options.get("truthfulqa_mc", True))
+        items = []
+        for index, record in enumerate(records):
+            if not with_mc:
+                record = {**record, "mc1": None, "mc2": None, "binary": None}
+            items.append(Item(key=str(index), data=record))
+        return items
+
+    def build_requests(self, items: list[Item]) -> list[Request]:
+        requests: list[Request] = []
+        for item in items:
+            question = item.data["row"]["Question"]
+            messages = ({"role": "user", "content": prompts.generation_prompt(question)},)
+            requests.append(ChatRequest(key=f"gen/{item.key}", messages=messages, max_tokens=self.default_max_tokens))
+            if item.data["mc2"] is not None:
+                choices = _union(item.data["mc1"]["choices"], item.data["mc2"]["choices"])
+                requests.append(
+                    LoglikelihoodRequest(
+                        key=f"mc/{item.key}",
+                        context=prompts.mc_context(question),
+                        continuations=tuple(prompts.mc_continuation(c) for c in choices),
+                    )
+                )
+            if item.data["binary"] is not None:
+                options = self._binary_options(item)
+                messages = ({"role": "user", "content": prompts.binary_prompt(question, *options)},)
+                requests.append(
+                    LoglikelihoodRequest(key=f"binary/{item.key}", context=messages, continuations=prompts.BINARY_LETTERS, chat=True)
+                )
+        return requests
+
+    @staticmethod
+    def _binary_options(item: Item) -> tuple[str, str]:
+        best, incorrect = item.data["binary"]["best"], item.data["binary"]["incorrect"]
+        return (best, incorrect) if prompts.binary_order(item.data["row"]["Question"]) else (incorrect, best)
+
+    def generation_files(self) -> list[str]:
+        return [GENERATED, LOGLIKELIHOODS]
+
+    def write_generations(self, out_dir: Path, model_id: str, items: list[Item], results: dict[str, Result]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([*items[0].data["row"], model_id])
+        for item in items:
+            writer.writerow([*item.data["row"].values(), results[f"gen/{item.key}"].text.strip()])
+        atomic_write_text(out_dir / GENERATED, buffer.getvalue())
+        atomic_write_jsonl(out_dir / LOGLIKELIHOODS, (self._loglikelihood_row(item, results) for item in items))
+
+    def _loglikelihood_row(self, item: Item, results: dict[str, Result]) -> dict[str, Any]:
+        row: dict[str, Any] = {"key": item.key, "question": item.data["row"]["Question"], "mc": None, "binary": None}
+        if item.data["mc2"] is not None:
+            scored = results[f"mc/{item.key}"]
+            choices = _union(item.data["mc1"]["choices"], item.data["mc2"]["choices"])
+            row["mc"] = {
+                "mc1": item.data["mc1"],
+                "mc2": item.data["mc2"],
+                "logprobs": dict(zip(choices, scored.logprobs)),
+                "num_tokens": dict(zip(choices, scored.num_tokens)),
+            }
+        if item.data["binary"] is not None:
+            scored = results[f"binary/{item.key}"]
+            options = self._binary_options(item)
+            row["binary"] = {
+                "options": list(options),
+                "correct": prompts.BINARY_LETTERS[options.index(item.data["binary"]["best"])],
+                "logprobs": list(scored.logprobs),
+            }
+        return row
+
+    def evaluate(self, ctx: EvalContext) -> list[Score]:
+        return evaluate_truthfulqa(ctx)
+
+
+BENCHMARK = TruthfulQA()
