@@ -15,7 +15,8 @@ and are loaded into NLTK's own `PunktSentenceTokenizer`, so sentence boundaries 
 algorithm on NLTK's parameters, with no `punkt`/`punkt_tab` data download. `langdetect` is made
 deterministic with a private, seeded detector factory (the official scorer leaves it unseeded, so
 its verdict on a borderline text can change between runs); the process-wide `langdetect` factory
-is left untouched.
+is left untouched. Detection runs on `fast_langdetect.FastDetector`, langdetect with its two hot
+loops vectorised and the same answers.
 
 The heavy imports (NLTK, langdetect's 55 language profiles) happen on first use.
 """
@@ -107,7 +108,9 @@ def detect_language(text: str) -> str:
     """
     from langdetect.lang_detect_exception import LangDetectException
 
-    detector = _language_factory().create()
+    from rayeval.scoring.ifeval.fast_langdetect import FastDetector
+
+    detector = FastDetector(_language_factory())
     detector.append(text)
     try:
         return detector.detect()
