@@ -1,0 +1,168 @@
+"""The judge pool: a service that turns judge requests into responses or per-item failures.
+
+    with JudgePool(config) as pool:
+        outcomes = pool.complete([{"messages": [...], "max_tokens": 1, ...}, ...])
+
+Requests are OpenAI chat-completion bodies without `model` (the pool adds the judge model).
+The pool answers from its on-disk cache first and starts nothing when every answer is cached,
+so recomputing from complete annotations makes no call at all. Otherwise it starts, once:
+the in-cluster judge server when there is no endpoint; a check of the endpoint that fails fast
+in one line when it is unreachable or rejects the key; a rate-limiter actor; and a few async
+worker actors that split the concurrency cap between them. Successful responses are cached as
+soon as their chunk returns, so an interrupted run loses little.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+from rayeval.errors import RayevalError
+from rayeval.judge.cache import JudgeCache
+from rayeval.judge.client import JudgeOutcome, RetryPolicy, redact
+from rayeval.judge.config import JudgeConfig
+
+SLOTS_PER_WORKER = 64
+MAX_WORKERS = 4
+MAX_CHUNK = 16
+PREFLIGHT_TIMEOUT_S = 20.0
+
+
+def display_url(url: str) -> str:
+    """`url` without any user:password part, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str) -> None:
+    """Fail fast, in one line, if the endpoint is unreachable or rejects the key.
+
+    A 404 on `/models` is accepted: some OpenAI-compatible servers do not list models.
+    `key_hint` names where the key came from, for the message.
+    """
+    import openai
+
+    client = openai.OpenAI(
+        base_url=api_base,
+        api_key=key.get_secret_value() if key is not None else "EMPTY",
+        timeout=min(timeout, PREFLIGHT_TIMEOUT_S),
+        max_retries=1,
+    )
+    where = display_url(api_base)
+    try:
+        client.models.list()
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        raise RayevalError(f"judge endpoint {where} rejected the API key (HTTP {exc.status_code}); check {key_hint}") from None
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        raise RayevalError(
+            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check --judge-api-base and that the server is up"
+        ) from None
+    except openai.APIStatusError as exc:
+        if exc.status_code >= 500:
+            raise RayevalError(f"judge endpoint {where} answers HTTP {exc.status_code}: {redact(str(exc.message), key)}") from None
+    finally:
+        client.close()
+
+
+class JudgePool:
+    """Judge requests → `JudgeOutcome`s, through cache, rate limits, retries and Ray workers."""
+
+    def __init__(self, config: JudgeConfig) -> None:
+        self.config = config
+        self.cache = JudgeCache(config.cache_dir) if config.cache_dir is not None else None
+        self.requests_sent = 0
+        """Requests that went to the endpoint (cache misses), for reports and tests."""
+        self._workers: list[Any] = []
+        self._actors: list[Any] = []
+        self._server: Any = None
+
+    def __repr__(self) -> str:
+        return f"JudgePool(model={self.config.model!r}, started={bool(self._workers)})"
+
+    def __enter__(self) -> "JudgePool":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def complete(self, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+        """One outcome per request, in order; raises `RayevalError` on a fatal endpoint error."""
+        outcomes: list[JudgeOutcome | None] = [None] * len(requests)
+        missing = []
+        for index, request in enumerate(requests):
+            cached = self.cache.get(self.config.model, request) if self.cache is not None else None
+            if cached is not None:
+                outcomes[index] = JudgeOutcome(response=cached)
+            else:
+                missing.append(index)
+        if missing:
+            self._start()
+            self._dispatch(requests, missing, outcomes)
+        return [o if o is not None else JudgeOutcome(error="internal: no outcome") for o in outcomes]
+
+    def _dispatch(self, requests: list[dict[str, Any]], missing: list[int], outcomes: list[JudgeOutcome | None]) -> None:
+        import ray
+
+        size = max(1, min(MAX_CHUNK, math.ceil(len(missing) / (4 * len(self._workers)))))
+        chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
+        pending = {}
+        for number, chunk in enumerate(chunks):
+            worker = self._workers[number % len(self._workers)]
+            pending[worker.complete_many.remote([requests[i] for i in chunk])] = chunk
+        self.requests_sent += len(missing)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            chunk = pending.pop(done[0])
+            for index, outcome in zip(chunk, ray.get(done[0])):
+                if outcome.fatal:
+                    raise RayevalError(outcome.error)
+                if outcome.ok and self.cache is not None:
+                    self.cache.put(self.config.model, requests[index], outcome.response)
+                outcomes[index] = outcome
+
+    def _start(self) -> None:
+        """Start the server (in-cluster), check the endpoint, start limiter and workers — once."""
+        if self._workers:
+            return
+        import ray
+
+        from rayeval.judge.ratelimit import RateSchedule
+        from rayeval.judge.worker import ActorLimiter, JudgeWorker
+
+        config = self.config
+        api_base = config.api_base
+        key = config.resolved_key()
+        if api_base is None:
+            from rayeval.judge.server import InClusterJudge
+
+            self._server = InClusterJudge(config.model, config.tp, config.server_start_timeout)
+            api_base, key = self._server.api_base, None
+        hint = "--judge-api-key" if config.api_key is not None else "--judge-api-key or RAYEVAL_JUDGE_API_KEY/OPENAI_API_KEY"
+        check_endpoint(api_base, key, config.timeout, hint)
+        limiter = ray.remote(RateSchedule).options(num_cpus=0).remote(config.rpm, config.tpm)
+        self._actors.append(limiter)
+        policy = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max)
+        count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
+        shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]
+        worker_cls = ray.remote(JudgeWorker).options(num_cpus=0, max_concurrency=1000)
+        self._workers = [
+            worker_cls.remote(api_base, key, config.model, config.timeout, policy, share, ActorLimiter(limiter)) for share in shares
+        ]
+        self._actors.extend(self._workers)
+
+    def close(self) -> None:
+        """Stop workers, limiter and the in-cluster server; the cache stays."""
+        if self._actors:
+            import ray
+
+            for actor in self._actors:
+                ray.kill(actor)
+        self._actors, self._workers = [], []
+        if self._server is not None:
+            self._server.close()
+            self._server = None

@@ -1,0 +1,323 @@
+"""The judge pool against a real OpenAI-compatible HTTP server on 127.0.0.1.
+
+`FakeJudgeServer` is a small stdlib HTTP server in a thread of the test process (loopback
+only). A script decides per call what it does: answer like a judge, return 429 (with or without
+Retry-After), 500, a malformed body, stall past the timeout, or drop the connection. The pool
+runs as real Ray actors in a local 2-CPU Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rayeval.errors import RayevalError
+from rayeval.judge import JudgeConfig, JudgePool
+
+SECRET = "sk-test-SECRET-123456"
+OUTPUT_RE = re.compile(r'"(?:model_identifier|model)": "(m|M)",\s*"output": """(.*?)"""', re.DOTALL)
+
+
+def judge_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """Answer like an AlpacaEval judge that prefers the longer output.
+
+    Logprob requests get top_logprobs with P(longer) = 0.8; function-calling requests get a
+    `make_partial_leaderboard` call ranking the longer output first; other requests get text.
+    """
+    prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
+    outputs = dict(OUTPUT_RE.findall(prompt))
+    best = "m" if len(outputs.get("m", "")) >= len(outputs.get("M", "")) else "M"
+    other = "M" if best == "m" else "m"
+    message: dict[str, Any] = {"role": "assistant", "content": best}
+    choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "message": message}
+    if body.get("tools"):
+        ranking = [{"model": best, "rank": 1}, {"model": other, "rank": 2}]
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": "call_0",
+                "type": "function",
+                "function": {"name": "make_partial_leaderboard", "arguments": json.dumps({"ordered_models": ranking})},
+            }
+        ]
+    if body.get("logprobs"):
+        top = [
+            {"token": best, "logprob": -0.2231435513142097, "bytes": None},
+            {"token": other, "logprob": -1.6094379124341003, "bytes": None},
+            {"token": "The", "logprob": -9.0, "bytes": None},
+        ]
+        choice["logprobs"] = {"content": [{"token": best, "logprob": top[0]["logprob"], "bytes": None, "top_logprobs": top}]}
+    return {
+        "id": "cmpl-0",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model"),
+        "choices": [choice],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    }
+
+
+Action = tuple  # ("json", status, body, headers) | ("raw", status, text) | ("sleep", seconds) | ("drop",)
+
+
+class FakeJudgeServer:
+    """OpenAI-compatible `/v1/chat/completions` and `/v1/models` on 127.0.0.1:<free port>.
+
+    `script(call_number, body)` returns an `Action` or None (answer as a judge); calls are
+    numbered from 0 across the server's life. `key` set: requests without that bearer get 401.
+    """
+
+    def __init__(self, script: Callable[[int, dict], Action | None] | None = None, key: str | None = None, latency: float = 0.0) -> None:
+        self.script = script or (lambda n, body: None)
+        self.key = key
+        self.latency = latency
+        self.bodies: list[dict] = []
+        self.auth_headers: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorized(self) -> bool:
+                auth = self.headers.get("Authorization", "")
+                with server._lock:
+                    server.auth_headers.append(auth)
+                if server.key is not None and auth != f"Bearer {server.key}":
+                    self._send(401, json.dumps({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}))
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if self._authorized():
+                    self._send(200, json.dumps({"object": "list", "data": [{"id": "judge", "object": "model"}]}))
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if not self._authorized():
+                    return
+                with server._lock:
+                    number = len(server.bodies)
+                    server.bodies.append(body)
+                if server.latency:
+                    time.sleep(server.latency)
+                action = server.script(number, body)
+                if action is None:
+                    self._send(200, json.dumps(judge_answer(body)))
+                elif action[0] == "json":
+                    self._send(action[1], json.dumps(action[2]), action[3] if len(action) > 3 else None)
+                elif action[0] == "raw":
+                    self._send(action[1], action[2])
+                elif action[0] == "sleep":
+                    time.sleep(action[1])
+                    self._send(200, json.dumps(judge_answer(body)))
+                elif action[0] == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def calls(self) -> int:
+        return len(self.bodies)
+
+    def __enter__(self) -> "FakeJudgeServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+def make_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:
+    settings: dict[str, Any] = dict(
+        api_base=url, api_key=SECRET, model="judge", concurrency=4, timeout=2.0, max_retries=3, backoff_base=0.05, backoff_max=0.2
+    )
+    settings.update(overrides)
+    return JudgeConfig.from_options(settings, default_cache_dir=tmp_path / "cache")
+
+
+def chat(text: str, **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}], "max_tokens": 1, **extra}
+
+
+def first_call_fails_with(action: Action) -> Callable[[int, dict], Action | None]:
+    return lambda number, body: action if number == 0 else None
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        ("json", 429, {"error": {"message": "rate limited"}}),
+        ("json", 500, {"error": {"message": "boom"}}),
+        ("json", 503, {"error": {"message": "overloaded"}}),
+        ("raw", 200, "this is not json"),
+        ("json", 200, {"id": "x", "choices": []}),
+        ("sleep", 3.0),
+        ("drop",),
+    ],
+    ids=["429", "500", "503", "malformed-text", "malformed-no-choices", "timeout", "dropped-connection"],
+)
+def test_transient_failures_are_retried(ray_local, tmp_path: Path, action: Action) -> None:
+    with FakeJudgeServer(first_call_fails_with(action)) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
+        [outcome] = pool.complete([chat("hello")])
+    assert outcome.ok, outcome.error
+    assert outcome.response["choices"][0]["message"]["content"] in {"m", "M"}
+    assert server.calls == 2
+
+
+def test_retry_after_is_honoured(ray_local, tmp_path: Path) -> None:
+    answers: list[float] = []
+
+    def script(number: int, body: dict) -> Action | None:
+        answers.append(time.monotonic())
+        return ("json", 429, {"error": {"message": "slow down"}}, {"Retry-After": "1.5"}) if number == 0 else None
+
+    with FakeJudgeServer(script) as server, JudgePool(make_config(tmp_path, server.url, backoff_max=0.1)) as pool:
+        [outcome] = pool.complete([chat("hello")])
+    assert outcome.ok
+    # backoff alone would wait at most 0.1 s; the server asked for 1.5 s
+    assert answers[1] - answers[0] >= 1.4
+
+
+def test_failure_record_after_last_retry(ray_local, tmp_path: Path) -> None:
+    always_500 = lambda number, body: ("json", 500, {"error": {"message": f"broken, key {SECRET}"}})  # noqa: E731
+    with FakeJudgeServer(always_500) as server, JudgePool(make_config(tmp_path, server.url, max_retries=2)) as pool:
+        [outcome] = pool.complete([chat("hello")])
+    assert not outcome.ok and not outcome.fatal
+    assert server.calls == 3
+    assert "gave up after 3 attempt(s)" in outcome.error and "HTTP 500" in outcome.error
+    assert SECRET not in outcome.error  # the endpoint echoed the key; the record must not
+    assert not list((tmp_path / "cache").rglob("*.json"))  # failures are not cached
+
+
+def test_bad_request_is_not_retried(ray_local, tmp_path: Path) -> None:
+    bad = lambda number, body: ("json", 400, {"error": {"message": "context too long"}})  # noqa: E731
+    with FakeJudgeServer(bad) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
+        outcomes = pool.complete([chat("a"), chat("b")])
+    assert server.calls == 2
+    assert all(not o.ok and "HTTP 400" in o.error and "context too long" in o.error for o in outcomes)
+
+
+def test_cache_answers_a_rerun_without_calls(ray_local, tmp_path: Path) -> None:
+    requests = [chat(f"question {i}", logprobs=True, top_logprobs=5) for i in range(6)]
+    with FakeJudgeServer() as server:
+        with JudgePool(make_config(tmp_path, server.url)) as pool:
+            first = pool.complete(requests)
+        assert server.calls == 6
+        with JudgePool(make_config(tmp_path, server.url)) as pool:
+            second = pool.complete(requests + [chat("new one")])
+        assert server.calls == 7  # only the new request went out
+        assert pool.requests_sent == 1
+    assert [o.response for o in second[:6]] == [o.response for o in first]
+    # a different judge model is a different cache entry
+    with FakeJudgeServer() as server, JudgePool(make_config(tmp_path, server.url, model="other-judge")) as pool:
+        pool.complete(requests[:1])
+        assert server.calls == 1
+    stored = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
+    assert "question 3" in stored and SECRET not in stored
+
+
+def test_fully_cached_run_starts_nothing(ray_local, tmp_path: Path) -> None:
+    requests = [chat("cached")]
+    with FakeJudgeServer() as server, JudgePool(make_config(tmp_path, server.url)) as pool:
+        pool.complete(requests)
+    # now the endpoint is a closed port: any call, even the endpoint check, would fail
+    with JudgePool(make_config(tmp_path, closed_port_url())) as pool:
+        [outcome] = pool.complete(requests)
+    assert outcome.ok and pool.requests_sent == 0
+
+
+def test_rejected_key_fails_fast_in_one_line(ray_local, tmp_path: Path) -> None:
+    with FakeJudgeServer(key="the-right-key") as server:
+        with JudgePool(make_config(tmp_path, server.url)) as pool, pytest.raises(RayevalError) as error:
+            pool.complete([chat("hello")])
+        assert server.calls == 0
+    message = str(error.value)
+    assert "rejected the API key" in message and "HTTP 401" in message and "\n" not in message
+    assert SECRET not in message
+
+
+def test_key_rejected_mid_run_is_fatal(ray_local, tmp_path: Path) -> None:
+    revoked = lambda number, body: ("json", 401, {"error": {"message": "key revoked"}})  # noqa: E731
+    with FakeJudgeServer(revoked) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
+        with pytest.raises(RayevalError, match="rejected the API key"):
+            pool.complete([chat("hello")])
+        assert server.calls == 1  # not retried
+
+
+def test_unreachable_endpoint_fails_fast(ray_local, tmp_path: Path) -> None:
+    started = time.monotonic()
+    with JudgePool(make_config(tmp_path, closed_port_url())) as pool, pytest.raises(RayevalError, match="unreachable"):
+        pool.complete([chat("hello")])
+    assert time.monotonic() - started < 30
+
+
+def test_key_comes_from_environment_and_is_sent(ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAYEVAL_JUDGE_API_KEY", "env-key-1")
+    with FakeJudgeServer(key="env-key-1") as server, JudgePool(make_config(tmp_path, server.url, api_key=None)) as pool:
+        [outcome] = pool.complete([chat("hello")])
+    assert outcome.ok
+    assert set(server.auth_headers) == {"Bearer env-key-1"}
+
+
+def test_concurrency_cap_is_shared_by_the_pool(ray_local, tmp_path: Path) -> None:
+    in_flight = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def script(number: int, body: dict) -> Action | None:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        time.sleep(0.1)
+        with lock:
+            in_flight["now"] -= 1
+        return None
+
+    with FakeJudgeServer(script) as server, JudgePool(make_config(tmp_path, server.url, concurrency=3)) as pool:
+        outcomes = pool.complete([chat(f"q{i}") for i in range(12)])
+    assert all(o.ok for o in outcomes) and server.calls == 12
+    assert in_flight["peak"] == 3
