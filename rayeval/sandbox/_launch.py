@@ -43,6 +43,7 @@ _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _PR_SET_PDEATHSIG = 1
+SCRATCH_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -63,14 +64,17 @@ def _under(path: str, folder: str) -> bool:
 
 
 def _hide_folders(hide: list, expose: list, tmpfs_bytes: int) -> None:
-    """Mount a private tmpfs over each folder of `hide`, binding back the `expose` paths below it."""
+    """Mount a private tmpfs over each folder of `hide`, binding back the `expose` paths below it.
+    The shared scratch folders stay writable (sticky, like the originals); other folders (the
+    parent's home) become read-only for the program."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
     for folder in hide:
         if not os.path.isdir(folder) or any(folder == p or _under(folder, p) for p in expose):
             continue
         keep = [p for p in expose if _under(p, folder) and os.path.exists(p)]
         handles = [os.open(p, os.O_PATH) for p in keep]
-        _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmpfs_bytes},mode=1777")
+        mode = "1777" if folder in SCRATCH_FOLDERS else "0755"
+        _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmpfs_bytes},mode={mode}")
         for path, handle in zip(keep, handles):
             if os.path.isdir(f"/proc/self/fd/{handle}"):
                 os.makedirs(path, exist_ok=True)

@@ -5,11 +5,12 @@ names it):
 
 - ``namespaces+uid`` (running as root with namespace support): the program runs as a throwaway
   unprivileged user in fresh mount/network/PID/IPC/UTS namespaces. It has no network; `/tmp`,
-  `/var/tmp`, `/dev/shm` and the parent's home are replaced by empty private tmpfs folders (only
-  its own work folder and the Python installation are bound back), so it can neither read the
-  parent's private files nor leave files in shared folders; file permissions apply to everything
-  else (it cannot write to root-owned folders such as the project); its whole process tree dies
-  with it (PID namespace).
+  `/var/tmp` and `/dev/shm` are replaced by empty private tmpfs folders and the parent's home by
+  an empty read-only one (only its own work folder and the Python installation are bound back),
+  so it can neither read the parent's private files nor leave files in shared folders; file
+  permissions apply to everything else (it cannot write to root-owned folders such as the
+  project); its whole process tree dies with it (PID namespace). `/proc` still lists the
+  machine's processes, but a different user cannot read their environment or signal them.
 - ``uid`` (root without namespace support): the same user switch without namespaces; anything
   the user leaves running is killed by scanning `/proc`. World-writable folders stay writable.
 - ``rlimits`` (not root): resource limits, a new session killed as a group, a scrubbed
@@ -158,7 +159,7 @@ def _spec(job: Job, mode: str, uid: int | None, workdir: Path) -> dict:
         "workdir": str(workdir),
         "uid": uid,
         "namespaces": mode == "namespaces+uid",
-        "hide": [p for p in ("/tmp", "/var/tmp", "/dev/shm", home) if p not in ("", "/")],
+        "hide": [p for p in (*_launch.SCRATCH_FOLDERS, home) if p not in ("", "/")],
         "expose": expose,
         "limits": {"cpu_seconds": max(1, int(limits.cpu_seconds + 0.999)), "memory_bytes": limits.memory_bytes,
                    "file_bytes": limits.file_bytes, "open_files": limits.open_files, "nproc": nproc},
