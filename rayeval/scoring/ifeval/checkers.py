@@ -254,9 +254,9 @@ def _count_highlights(value: str) -> int:
 
 
 def _number_highlighted_sections(*, num_highlights: int) -> Check:
-    """At least `num_highlights` non-blank `*...*` spans on one line; a `**...**` span counts
-    too, and its inner `*...*` match counts as well (so bold text counts twice), as in the
-    official rules."""
+    """At least `num_highlights` non-blank highlights on one line: `*...*` spans plus `**...**`
+    spans, matched separately as the official rules do (a bold span counts once: the single-star
+    pattern only sees its empty `**` ends)."""
     _non_negative("num_highlights", num_highlights)
     return lambda value: _count_highlights(value) >= num_highlights
 
