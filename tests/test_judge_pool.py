@@ -184,29 +184,35 @@ def chat(text: str, **extra: Any) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}], "max_tokens": 1, **extra}
 
 
-def first_call_fails_with(action: Action) -> Callable[[int, dict], Action | None]:
-    return lambda number, body: action if number == 0 else None
+FAILURES: dict[str, Action] = {
+    "429": ("json", 429, {"error": {"message": "rate limited"}}),
+    "500": ("json", 500, {"error": {"message": "boom"}}),
+    "503": ("json", 503, {"error": {"message": "overloaded"}}),
+    "malformed-text": ("raw", 200, "this is not json"),
+    "malformed-no-choices": ("json", 200, {"id": "x", "choices": []}),
+    "timeout": ("sleep", 3.0),
+    "dropped-connection": ("drop",),
+}
 
 
-@pytest.mark.parametrize(
-    "action",
-    [
-        ("json", 429, {"error": {"message": "rate limited"}}),
-        ("json", 500, {"error": {"message": "boom"}}),
-        ("json", 503, {"error": {"message": "overloaded"}}),
-        ("raw", 200, "this is not json"),
-        ("json", 200, {"id": "x", "choices": []}),
-        ("sleep", 3.0),
-        ("drop",),
-    ],
-    ids=["429", "500", "503", "malformed-text", "malformed-no-choices", "timeout", "dropped-connection"],
-)
-def test_transient_failures_are_retried(ray_local, tmp_path: Path, action: Action) -> None:
-    with FakeJudgeServer(first_call_fails_with(action)) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
-        [outcome] = pool.complete([chat("hello")])
-    assert outcome.ok, outcome.error
-    assert outcome.response["choices"][0]["message"]["content"] in {"m", "M"}
-    assert server.calls == 2
+def test_transient_failures_are_retried(ray_local, tmp_path: Path) -> None:
+    """Each request fails once in its own way (by its prompt), then succeeds on the retry."""
+    seen: set[str] = set()
+
+    def script(number: int, body: dict) -> Action | None:
+        mode = body["messages"][0]["content"]
+        if mode in seen:
+            return None
+        seen.add(mode)
+        return FAILURES[mode]
+
+    with FakeJudgeServer(script) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
+        outcomes = pool.complete([chat(mode) for mode in FAILURES])
+    for mode, outcome in zip(FAILURES, outcomes):
+        assert outcome.ok, (mode, outcome.error)
+        assert outcome.response["choices"][0]["message"]["content"] in {"m", "M"}
+    prompts = [body["messages"][0]["content"] for body in server.bodies]
+    assert sorted(prompts) == sorted(list(FAILURES) * 2)  # each exactly twice: one failure, one retry
 
 
 def test_retry_after_is_honoured(ray_local, tmp_path: Path) -> None:
@@ -223,23 +229,21 @@ def test_retry_after_is_honoured(ray_local, tmp_path: Path) -> None:
     assert answers[1] - answers[0] >= 1.4
 
 
-def test_failure_record_after_last_retry(ray_local, tmp_path: Path) -> None:
-    always_500 = lambda number, body: ("json", 500, {"error": {"message": f"broken, key {SECRET}"}})  # noqa: E731
-    with FakeJudgeServer(always_500) as server, JudgePool(make_config(tmp_path, server.url, max_retries=2)) as pool:
-        [outcome] = pool.complete([chat("hello")])
-    assert not outcome.ok and not outcome.fatal
-    assert server.calls == 3
-    assert "gave up after 3 attempt(s)" in outcome.error and "HTTP 500" in outcome.error
-    assert SECRET not in outcome.error  # the endpoint echoed the key; the record must not
+def test_failure_records_after_last_retry_or_bad_request(ray_local, tmp_path: Path) -> None:
+    def script(number: int, body: dict) -> Action:
+        if body["messages"][0]["content"] == "always 500":
+            return ("json", 500, {"error": {"message": f"broken, key {SECRET}"}})
+        return ("json", 400, {"error": {"message": "context too long"}})
+
+    with FakeJudgeServer(script) as server, JudgePool(make_config(tmp_path, server.url, max_retries=2)) as pool:
+        broken, bad = pool.complete([chat("always 500"), chat("too long")])
+    prompts = [body["messages"][0]["content"] for body in server.bodies]
+    assert prompts.count("always 500") == 3 and prompts.count("too long") == 1  # a 400 is not retried
+    assert not broken.ok and not broken.fatal
+    assert "gave up after 3 attempt(s)" in broken.error and "HTTP 500" in broken.error
+    assert SECRET not in broken.error  # the endpoint echoed the key; the record must not
+    assert not bad.ok and "HTTP 400" in bad.error and "context too long" in bad.error
     assert not list((tmp_path / "cache").rglob("*.json"))  # failures are not cached
-
-
-def test_bad_request_is_not_retried(ray_local, tmp_path: Path) -> None:
-    bad = lambda number, body: ("json", 400, {"error": {"message": "context too long"}})  # noqa: E731
-    with FakeJudgeServer(bad) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
-        outcomes = pool.complete([chat("a"), chat("b")])
-    assert server.calls == 2
-    assert all(not o.ok and "HTTP 400" in o.error and "context too long" in o.error for o in outcomes)
 
 
 def test_cache_answers_a_rerun_without_calls(ray_local, tmp_path: Path) -> None:
@@ -259,16 +263,10 @@ def test_cache_answers_a_rerun_without_calls(ray_local, tmp_path: Path) -> None:
         assert server.calls == 1
     stored = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
     assert "question 3" in stored and SECRET not in stored
-
-
-def test_fully_cached_run_starts_nothing(ray_local, tmp_path: Path) -> None:
-    requests = [chat("cached")]
-    with FakeJudgeServer() as server, JudgePool(make_config(tmp_path, server.url)) as pool:
-        pool.complete(requests)
-    # now the endpoint is a closed port: any call, even the endpoint check, would fail
+    # fully cached: the endpoint is now a closed port, so any call (even the endpoint check) would fail
     with JudgePool(make_config(tmp_path, closed_port_url())) as pool:
-        [outcome] = pool.complete(requests)
-    assert outcome.ok and pool.requests_sent == 0
+        again = pool.complete(requests)
+    assert pool.requests_sent == 0 and [o.response for o in again] == [o.response for o in first]
 
 
 def test_rejected_key_fails_fast_in_one_line(ray_local, tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def _bundle_gpu_ids() -> tuple[str, list[str]]:
     return ray.get_runtime_context().get_node_id(), [str(g) for g in ray.get_gpu_ids()]
 
 
-def reserve_placement(tp_size: int, use_gpu: bool) -> Placement:
+def reserve_placement(tp_size: int, use_gpu: bool, timeout_s: float = PLACEMENT_TIMEOUT_S) -> Placement:
     """Reserve one engine's placement group and find out which node and GPUs it got."""
     import ray
     from ray.util.placement_group import placement_group
@@ -84,11 +84,11 @@ def reserve_placement(tp_size: int, use_gpu: bool) -> Placement:
     else:
         bundles = [{"CPU": float(tp_size)}]
     group = placement_group(bundles, strategy="STRICT_PACK")
-    ready, _ = ray.wait([group.ready()], timeout=PLACEMENT_TIMEOUT_S)
+    ready, _ = ray.wait([group.ready()], timeout=timeout_s)
     if not ready:
         ray.util.remove_placement_group(group)
         need = f"{tp_size} GPUs on one node" if use_gpu else f"{tp_size} CPUs"
-        raise RayevalError(f"could not reserve {need} within {PLACEMENT_TIMEOUT_S:.0f}s; free resources or lower --tp-size/--num-engines")
+        raise RayevalError(f"could not reserve {need} within {timeout_s:.0f}s; free resources or lower --tp-size/--num-engines")
 
     def pinned(index: int) -> PlacementGroupSchedulingStrategy:
         return PlacementGroupSchedulingStrategy(

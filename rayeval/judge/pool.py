@@ -7,8 +7,9 @@ Requests are OpenAI chat-completion bodies without `model` (the pool adds the ju
 The pool answers from its on-disk cache first and starts nothing when every answer is cached,
 so recomputing from complete annotations makes no call at all. Otherwise it starts, once:
 the in-cluster judge server when there is no endpoint; a check of the endpoint that fails fast
-in one line when it is unreachable or rejects the key; a rate-limiter actor; and a few async
-worker actors that split the concurrency cap between them. Successful responses are cached as
+in one line when it is unreachable or rejects the key; and one async worker actor per 64
+concurrent requests (at most 4), splitting the concurrency cap, with a rate-limiter actor
+shared between them when there are several. Successful responses are cached as
 soon as their chunk returns, so an interrupted run loses little.
 """
 
@@ -132,7 +133,7 @@ class JudgePool:
         import ray
 
         from rayeval.judge.ratelimit import RateSchedule
-        from rayeval.judge.worker import ActorLimiter, JudgeWorker
+        from rayeval.judge.worker import ActorLimiter, JudgeWorker, LocalLimiter
 
         config = self.config
         api_base = config.api_base
@@ -144,15 +145,17 @@ class JudgePool:
             api_base, key = self._server.api_base, None
         hint = "--judge-api-key" if config.api_key is not None else "--judge-api-key or RAYEVAL_JUDGE_API_KEY/OPENAI_API_KEY"
         check_endpoint(api_base, key, config.timeout, hint)
-        limiter = ray.remote(RateSchedule).options(num_cpus=0).remote(config.rpm, config.tpm)
-        self._actors.append(limiter)
-        policy = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max)
         count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
         shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]
+        if count == 1:  # one worker: its own schedule is the pool's, no limiter actor needed
+            limiter: LocalLimiter | ActorLimiter = LocalLimiter(RateSchedule(config.rpm, config.tpm))
+        else:
+            handle = ray.remote(RateSchedule).options(num_cpus=0).remote(config.rpm, config.tpm)
+            self._actors.append(handle)
+            limiter = ActorLimiter(handle)
+        policy = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max)
         worker_cls = ray.remote(JudgeWorker).options(num_cpus=0, max_concurrency=1000)
-        self._workers = [
-            worker_cls.remote(api_base, key, config.model, config.timeout, policy, share, ActorLimiter(limiter)) for share in shares
-        ]
+        self._workers = [worker_cls.remote(api_base, key, config.model, config.timeout, policy, share, limiter) for share in shares]
         self._actors.extend(self._workers)
 
     def close(self) -> None:

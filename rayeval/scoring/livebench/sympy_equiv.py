@@ -1,0 +1,158 @@
+"""Exact-verdict, fast LaTeX equivalence: the official AMPS_Hard check without its slow cases.
+
+The official check parses both sides with sympy's LaTeX parser (lark backend, then lark with
+doubled backslashes halved, then the ANTLR backend; a parse that fails everywhere makes the
+answer wrong), and the answer is right when, for some pair of parses (lark returns every parse of
+an ambiguous input), ``simplify(truth - answer) == 0`` or ``Abs(simplify(truth - answer)) < 0.001``.
+A full `simplify` can take many minutes, so we decide most pairs without it, only in ways that
+cannot change the verdict:
+
+1. a difference that sympy already reduced to 0 simplifies to 0;
+2. a difference without symbols is a number: clearly below 0.001 in magnitude is equivalent,
+   clearly above is not (simplify keeps the value);
+3. a difference with symbols that is clearly non-zero at some point with positive real
+   coordinates is not the zero function, so simplify cannot return 0, and since it then has
+   symbols (or is a constant of magnitude > 0.001) the `< 0.001` comparison is undecidable or false;
+4. a difference whose rational normal form (`cancel`, the first rewrite simplify itself tries) is 0
+   simplifies to 0.
+
+Only differences that vanish numerically but are not proved zero by (4), or sit at the 0.001
+boundary, run the full official `simplify`; the caller bounds it with a timeout.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+_PROBE_VALUES = ("0.7318", "1.2913", "2.0377", "0.4451", "1.6789", "2.9021", "0.9157", "1.4603")
+_DIGITS = 40
+_BOUND = 0.001
+_MARGIN = 1e-6
+_NUMERIC_ZERO = 1e-20
+
+
+def parse_candidates(latex: str) -> list[Any]:
+    """Every sympy reading of `latex` the official parser chain yields ([] when none)."""
+    import lark
+    from sympy.parsing.latex import parse_latex
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = None
+        for attempt in (
+            lambda: parse_latex(latex, backend="lark"),
+            lambda: parse_latex(latex.replace("\\\\", "\\"), backend="lark"),
+            lambda: parse_latex(latex),
+        ):
+            try:
+                parsed = attempt()
+                break
+            except Exception:  # the official chain falls through on any parser failure
+                continue
+        else:
+            return []
+    return list(parsed.children) if isinstance(parsed, lark.Tree) else [parsed]
+
+
+def latex_equivalent(truth: str, answer: str) -> bool:
+    """Whether the official check judges LaTeX `answer` equivalent to `truth`."""
+    truths, answers = parse_candidates(truth), parse_candidates(answer)
+    differences = []
+    for left in truths:
+        for right in answers:
+            try:
+                differences.append(left - right)
+            except Exception:  # e.g. a matrix minus a number: this pair cannot match
+                continue
+    undecided = []
+    for difference in differences:
+        verdict = quick_verdict(difference)
+        if verdict:
+            return True
+        if verdict is None:
+            undecided.append(difference)
+    return any(simplify_verdict(difference) for difference in undecided)
+
+
+def simplify_verdict(difference: Any) -> bool:
+    """The official test on one difference: simplify to 0, or to something of magnitude < 0.001."""
+    import sympy
+
+    try:
+        simplified = sympy.simplify(difference)
+    except Exception:
+        return False
+    if simplified == 0:
+        return True
+    try:
+        return bool(sympy.Abs(simplified) < _BOUND)
+    except Exception:  # a comparison with free symbols has no truth value
+        return False
+
+
+def quick_verdict(difference: Any) -> bool | None:
+    """True/False when the verdict is certain without `simplify`, else None."""
+    import sympy
+
+    if not isinstance(difference, sympy.Expr):
+        return None
+    if difference == 0:
+        return True
+    symbols = sorted(difference.free_symbols, key=str)
+    if not symbols:
+        return _constant_verdict(difference)
+    values = [_value_at(difference, symbols, shift) for shift in range(4)]
+    if any(value is not None and value > 2 * _BOUND for value in values):
+        return False
+    if all(value is not None and value < _NUMERIC_ZERO for value in values) and _cancels(difference):
+        return True
+    return None
+
+
+def _constant_verdict(difference: Any) -> bool | None:
+    magnitude = _magnitude(difference, {})
+    if magnitude is None:
+        return None
+    if magnitude < _BOUND - _MARGIN:
+        return True
+    if magnitude > _BOUND + _MARGIN:
+        return False
+    return None
+
+
+def _value_at(difference: Any, symbols: list[Any], shift: int) -> float | None:
+    """|difference| at a point with positive real coordinates (None when not a finite number)."""
+    import sympy
+
+    point = {
+        symbol: sympy.Float(_PROBE_VALUES[(index + 3 * shift) % len(_PROBE_VALUES)], _DIGITS)
+        for index, symbol in enumerate(symbols)
+    }
+    return _magnitude(difference, point)
+
+
+def _magnitude(expression: Any, point: dict) -> float | None:
+    try:
+        value = expression.evalf(_DIGITS, subs=point) if point else expression.evalf(_DIGITS)
+        if not value.is_number or value.has(*_NON_FINITE()):
+            return None
+        magnitude = abs(complex(value))
+    except Exception:  # evaluation failures leave the pair to the full check
+        return None
+    return magnitude if magnitude == magnitude and magnitude != float("inf") else None
+
+
+def _NON_FINITE() -> tuple:
+    import sympy
+
+    return (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan)
+
+
+def _cancels(difference: Any) -> bool:
+    import sympy
+
+    try:
+        return sympy.cancel(difference) == 0
+    except Exception:
+        return False
