@@ -1,0 +1,155 @@
+"""LiveBench coding scorers (`LCB_generation`, `coding_completion`) on hand-made questions in the
+official question format (fields of the `livebench/coding` dataset: JSON public tests, private
+tests base64(zlib(pickle(JSON))), `original_json.metadata` naming the entry point), one rule each.
+Expected verdicts follow from the official rules (LiveBench's LiveCodeBench runner, Aug 2025).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import zlib
+
+import pytest
+
+from rayeval.sandbox import SandboxResult
+from rayeval.scoring.livebench import coding
+from rayeval.scoring.livebench.coding import extract_code, score_coding_completion, score_lcb_generation, verdict
+
+
+def packed(tests: list[dict]) -> str:
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
+
+
+def stdin_question(**extra) -> dict:
+    """Sum the n numbers on the second line."""
+    question = {
+        "question_id": "hand-stdin", "category": "coding", "task": "LCB_generation",
+        "turns": ["Read n and n integers; print their sum."], "question_title": "sum",
+        "public_test_cases": json.dumps([{"input": "3\n1 2 3\n", "output": "6\n", "testtype": "stdin"}]),
+        "private_test_cases": packed([{"input": "2\n5 5\n", "output": "10\n", "testtype": "stdin"},
+                                      {"input": "1\n-7\n", "output": "-7\n", "testtype": "stdin"}]),
+        "original_json": {"question_title": "sum", "platform": "atcoder", "starter_code": "", "metadata": "{}"},
+        "livebench_release_date": "2024-07-26",
+    }
+    question.update(extra)
+    return question
+
+
+def functional_question(**extra) -> dict:
+    """LeetCode style: scale(nums, k) multiplies every element by k."""
+    question = {
+        "question_id": "hand-functional", "category": "coding", "task": "LCB_generation",
+        "turns": ["Implement Solution.scale."], "question_title": "scale",
+        "public_test_cases": json.dumps([{"input": "[1, 2, 3]\n2", "output": "[2, 4, 6]", "testtype": "functional"}]),
+        "private_test_cases": packed([{"input": "[]\n5", "output": "[]", "testtype": "functional"},
+                                      {"input": "[-1]\n-3", "output": "[3]", "testtype": "functional"}]),
+        "original_json": {"question_title": "scale", "platform": "leetcode",
+                          "starter_code": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ",
+                          "metadata": json.dumps({"func_name": "scale"})},
+        "livebench_release_date": "2024-07-26",
+    }
+    question.update(extra)
+    return question
+
+
+def fenced(code: str) -> str:
+    return f"Here is my solution.\n```python\n{code}\n```\nIt runs in O(n)."
+
+
+SUM = "n = int(input())\nprint(sum(map(int, input().split())))"
+
+
+# --- extraction (pure) ---------------------------------------------------------------------
+
+def test_extract_takes_the_last_fenced_block():
+    answer = "```python\nwrong()\n```\nthen\n```\nright()\n```"
+    assert extract_code(answer) == "right()"
+
+
+def test_extract_without_fences():
+    assert extract_code("`print(1)`") == "print(1)"
+    assert extract_code("print(1)\nprint(2)\n```") == "print(1)\nprint(2)"
+    assert extract_code("print(1)  \n\n") == "print(1)"
+
+
+# --- standard-input tests --------------------------------------------------------------------
+
+def test_correct_stdin_program_passes_public_and_compressed_private_tests():
+    assert score_lcb_generation(stdin_question(), fenced(SUM)) == 1
+
+
+def test_failing_only_a_private_test_scores_zero():
+    answer = fenced("n = int(input())\nprint(abs(sum(map(int, input().split()))))")  # wrong for -7
+    assert score_lcb_generation(stdin_question(), answer) == 0
+
+
+def test_prelude_imports_and_main_guard_and_exit_are_accepted():
+    code = ("import sys\ndef main():\n    q = deque(map(int, sys.stdin.read().split()[1:]))\n"
+            "    print(sum(q))\n    exit()\nif __name__ == '__main__':\n    main()")
+    assert score_lcb_generation(stdin_question(), fenced(code)) == 1
+
+
+def test_numeric_lines_compare_as_decimals_and_whitespace_is_stripped():
+    code = "n = int(input())\nprint('  %.3f  ' % sum(map(int, input().split())))\nprint()"
+    assert score_lcb_generation(stdin_question(), fenced(code)) == 1
+
+
+def test_top_level_code_is_wrapped_in_a_function_so_global_statements_fail():
+    code = ("total = 0\ndef add(x):\n    global total\n    total += x\nn = int(input())\n"
+            "for v in input().split():\n    add(int(v))\nprint(total)")
+    assert score_lcb_generation(stdin_question(), fenced(code)) == 0
+
+
+def test_stdin_is_text_only_as_officially():
+    code = "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split()[1:])))"
+    assert score_lcb_generation(stdin_question(), fenced(code)) == 0
+
+
+def test_time_limit_per_test(monkeypatch):
+    monkeypatch.setattr(coding, "TEST_TIMEOUT_SECONDS", 1)
+    assert score_lcb_generation(stdin_question(), fenced("while True:\n    pass")) == 0
+
+
+# --- call-based tests ------------------------------------------------------------------------
+
+def test_solution_method_returning_a_tuple_passes():
+    code = "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        return tuple(x * k for x in nums)"
+    assert score_lcb_generation(functional_question(), fenced(code)) == 1
+
+
+def test_wrong_or_missing_method_scores_zero():
+    wrong = "class Solution:\n    def scale(self, nums, k):\n        return [x * k + 1 for x in nums]"
+    missing = "class Solution:\n    def other(self, nums, k):\n        return nums"
+    assert score_lcb_generation(functional_question(), fenced(wrong)) == 0
+    assert score_lcb_generation(functional_question(), fenced(missing)) == 0
+
+
+def test_completion_prepends_the_partial_solution_unless_repeated():
+    partial = "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:"
+    question = functional_question(task="coding_completion", partial_solution=partial)
+    body = "        return [x * k for x in nums]"
+    assert score_coding_completion(question, fenced(body)) == 1
+    assert score_coding_completion(question, fenced(partial + "\n" + body)) == 1
+    assert score_lcb_generation(functional_question(), fenced(body)) == 0  # no starter: syntax error
+
+
+# --- hostile programs and sandbox failures ---------------------------------------------------
+
+def test_hostile_programs_score_zero():
+    for code in ("import os\nos.system('echo pwned')", "import os\nwhile True:\n    os.fork()",
+                 "x = bytearray(64 << 30)"):
+        assert score_lcb_generation(stdin_question(), fenced(code)) == 0
+
+
+def test_sandbox_failure_is_an_error_not_a_zero():
+    failed = SandboxResult("sandbox_error", "rayeval-sandbox: setup failed", 125, b"", b"", {}, 0.1, "uid")
+    with pytest.raises(RuntimeError, match="sandbox failed"):
+        verdict(failed)
+
+
+def test_unknown_test_format_is_an_error():
+    question = stdin_question(public_test_cases=json.dumps([{"input": "1", "output": "1", "testtype": "weird"}]))
+    with pytest.raises(ValueError, match="test case format"):
+        score_lcb_generation(question, fenced(SUM))
