@@ -11,21 +11,26 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from rayeval.errors import RayevalError
 
 KEY_ENV_VARS = ("RAYEVAL_JUDGE_API_KEY", "OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4-1106-preview"
 """The judge of the public AlpacaEval 2 leaderboard (what `weighted_alpaca_eval_gpt4_turbo` names)."""
+DEFAULT_API_BASE = "https://api.openai.com/v1"
 CACHE_DIRNAME = ".judge_cache"
 
 
 class JudgeConfig(BaseModel):
     """Where the judge is and how hard the pool may push it.
 
-    `api_base=None` with a `model` that is a local path or hub id means the in-cluster judge: a
-    vLLM OpenAI-compatible server started in the Ray cluster on its own placement group.
+    Which judge, by what is given:
+    - `api_base` (with or without `model`): that endpoint, `model` defaulting to the leaderboard's
+      judge `gpt-4-1106-preview`;
+    - only `model` (a local path or hub id): the in-cluster judge, a vLLM OpenAI-compatible
+      server started in the Ray cluster on its own placement group of `tp` GPUs;
+    - neither: OpenAI's API with the leaderboard's judge, as the alpaca_eval package does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +49,13 @@ class JudgeConfig(BaseModel):
     backoff_max: float = Field(60.0, gt=0)
     server_start_timeout: float = Field(900.0, gt=0, description="seconds to wait for the in-cluster judge server")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _choose_backend(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("api_base") is None and data.get("model") is None:
+            data = {**data, "api_base": DEFAULT_API_BASE}
+        return data
+
     @classmethod
     def from_options(cls, options: dict[str, Any] | None, default_cache_dir: Path) -> "JudgeConfig":
         """Validate the CLI's `options["judge"]`; `None` values mean "use the default"."""
@@ -58,7 +70,7 @@ class JudgeConfig(BaseModel):
 
     @property
     def in_cluster(self) -> bool:
-        """True when no endpoint is given: the pool starts its own vLLM judge server."""
+        """True when only a model is given: the pool starts its own vLLM judge server."""
         return self.api_base is None
 
     def resolved_key(self) -> SecretStr | None:

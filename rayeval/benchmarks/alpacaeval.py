@@ -1,0 +1,376 @@
+"""AlpacaEval 2 (Li et al., 2023; Dubois et al., 2024): 805 instructions judged against GPT-4 turbo.
+
+Generation writes `alpacaeval2/model_outputs.json`, a JSON list of `{"instruction", "output",
+"generator", "dataset"}` in eval-set order (the alpaca_eval package's input format).
+
+Evaluation judges each (baseline, model) pair with the `alpaca-eval` package's own machinery:
+its annotator configs and prompt templates (`weighted_alpaca_eval_gpt4_turbo` by default,
+logprob-weighted; `alpaca_eval_gpt4_turbo_fn`, function calling, or any other config name via
+`options["alpacaeval_annotator"]`), its per-instruction random order of the two outputs, its
+parsers, its draw rule (identical outputs = 1.5, no call) and its handling of unparsable answers
+(kept as records without a preference, left out of the counts). Only the transport is ours: the
+annotator's completion function is swapped for the judge pool (rate limits, retries, cache,
+in-cluster judge). The leaderboard numbers come from alpaca_eval's own metric functions.
+
+Results in `alpacaeval2/`: `annotations.json` (alpaca_eval's records, eval-set order; a request
+that failed after the last retry is a record with `preference: null` and `judge_error`) and
+`leaderboard.csv`. Resume: records already in `annotations.json` for the same annotator and the
+same outputs are reused, so recomputing from a complete file makes no judge call; failed ones
+are retried. The length-controlled win rate needs the hub file `df_gamed.csv` of
+`tatsu-lab/alpaca_eval` (instruction difficulties and the regularising baselines); without it
+LC is left empty with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.data import DataSource, HubFile
+from rayeval.errors import RayevalError
+from rayeval.requests import ChatRequest, Request, Result
+from rayeval.store import atomic_write_json, atomic_write_text
+
+EVAL_SET = "alpacaeval/alpaca_eval.json"
+EVAL_SET_HUB = HubFile(repo_id="tatsu-lab/alpaca_eval", filename="alpaca_eval_gpt4_baseline.json")
+GAMED = "alpacaeval/df_gamed.csv"
+GAMED_HUB = HubFile(repo_id="tatsu-lab/alpaca_eval", filename="df_gamed.csv")
+MODEL_OUTPUTS = "model_outputs.json"
+ANNOTATIONS = "annotations.json"
+LEADERBOARD = "leaderboard.csv"
+DEFAULT_ANNOTATOR = "weighted_alpaca_eval_gpt4_turbo"
+LEADERBOARD_COLUMNS = [
+    "win_rate",
+    "standard_error",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "discrete_win_rate",
+    "avg_length",
+    "length_controlled_winrate",
+    "lc_standard_error",
+]
+FAILURE_MARKER = "[rayeval: judge request failed] "
+RAW_COMPLETION = "preference_raw_completion"
+# Arguments of alpaca_eval's OpenAI decoder that configure the decoder itself, not the request.
+DECODER_ONLY_KWARGS = {
+    "model_name", "is_strip", "num_procs", "batch_size", "price_per_token", "requires_chatml", "is_chat",
+    "client_config_path", "client_kwargs", "n_retries", "sleep_time", "is_skip_multi_tokens_to_avoid",
+}  # fmt: skip
+
+
+def load_eval_set(data: DataSource) -> list[dict[str, Any]]:
+    """The 805 rows `{"instruction", "output" (baseline), "generator", "dataset"}` in order."""
+    rows = json.loads(data.find(EVAL_SET, EVAL_SET_HUB).read_text(encoding="utf-8"))
+    return [{k: row[k] for k in ("instruction", "output", "generator", "dataset")} for row in rows]
+
+
+class AlpacaEval(Benchmark):
+    name = "alpacaeval"
+    results_dirname = "alpacaeval2"
+    default_max_tokens = 2048
+
+    def load_items(self, data: DataSource, options: dict[str, Any]) -> list[Item]:
+        return [Item(key=str(index), data=row) for index, row in enumerate(load_eval_set(data))]
+
+    def build_requests(self, items: list[Item]) -> list[Request]:
+        return [
+            ChatRequest(key=item.key, messages=({"role": "user", "content": item.data["instruction"]},), max_tokens=self.default_max_tokens)
+            for item in items
+        ]
+
+    def generation_files(self) -> list[str]:
+        return [MODEL_OUTPUTS]
+
+    def write_generations(self, out_dir: Path, model_id: str, items: list[Item], results: dict[str, Result]) -> None:
+        atomic_write_json(
+            out_dir / MODEL_OUTPUTS,
+            [
+                {"instruction": item.data["instruction"], "output": results[item.key].text, "generator": model_id, "dataset": item.data["dataset"]}
+                for item in items
+            ],
+        )
+
+    def evaluate(self, ctx: EvalContext) -> list[Score]:
+        return evaluate_alpacaeval(ctx)
+
+    def pull(self, data: DataSource, options: dict[str, Any]) -> None:
+        """The eval set and the length-control data (`df_gamed.csv`)."""
+        self.load_items(data, options)
+        data.find(GAMED, GAMED_HUB)
+
+
+BENCHMARK = AlpacaEval()
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+
+def evaluate_alpacaeval(ctx: EvalContext) -> list[Score]:
+    """Judge missing pairs, write annotations and leaderboard, return the headline scores."""
+    from rayeval.judge.config import CACHE_DIRNAME, JudgeConfig
+
+    annotator_name = ctx.options.get("alpacaeval_annotator") or DEFAULT_ANNOTATOR
+    judge = JudgeConfig.from_options(ctx.options.get("judge"), default_cache_dir=ctx.out_dir.parent.parent / CACHE_DIRNAME)
+    existing = _read_json_list(ctx.out_dir / ANNOTATIONS) or []
+    outputs = _model_outputs(ctx.out_dir, existing)
+    positions, pairs = _pairs(load_eval_set(ctx.data), outputs, ctx.model_id)
+
+    done = {_pair_key(r): r for r in existing if _reusable(r, annotator_name)}
+    todo = [pair for pair in pairs if _pair_key(pair) not in done]
+    if todo:
+        from rayeval.judge.pool import JudgePool
+
+        with JudgePool(judge) as pool:
+            done.update({_pair_key(r): r for r in annotate_pairs(todo, annotator_name, pool)})
+    records = [{**done[_pair_key(pair)], "generator_2": ctx.model_id} for pair in pairs]
+    atomic_write_json(ctx.out_dir / ANNOTATIONS, _plain(records))
+
+    failed = [r for r in records if r.get("judge_error")]
+    if failed:
+        ctx.warn(
+            f"AlpacaEval: {len(failed)} of {len(records)} pairs have no judgement (e.g. {failed[0]['judge_error']}); "
+            "they are left out of the counts: run evaluate again to retry them"
+        )
+    row = leaderboard_row(records, positions, [o["output"] for o in outputs], _gamed_file(ctx))
+    _write_leaderboard(ctx.out_dir / LEADERBOARD, ctx.model_id, row)
+    return _scores(row)
+
+
+def _read_json_list(path: Path) -> list[dict[str, Any]] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RayevalError(f"{path} is not valid JSON ({exc}); fix or delete it") from None
+    if not isinstance(data, list):
+        raise RayevalError(f"{path} must hold a JSON list of records; fix or delete it")
+    return data
+
+
+def _model_outputs(out_dir: Path, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`model_outputs.json`, or — for an annotations-only folder — the model side of the records."""
+    outputs = _read_json_list(out_dir / MODEL_OUTPUTS)
+    if outputs is not None:
+        return outputs
+    if existing:
+        return [{"instruction": r["instruction"], "output": r["output_2"]} for r in existing]
+    raise RayevalError(f"no {MODEL_OUTPUTS} in {out_dir}; run `rayeval generate -b alpacaeval` first")
+
+
+def _pairs(eval_set: list[dict[str, Any]], outputs: list[dict[str, Any]], model_id: str) -> tuple[list[int], list[dict[str, Any]]]:
+    """(eval-set positions, pairs to judge) for the model's outputs, in eval-set order.
+
+    Output 1 is the baseline and output 2 the model, as in alpaca_eval (preference 2 = model wins).
+    """
+    where = {row["instruction"]: index for index, row in enumerate(eval_set)}
+    found: dict[int, dict[str, Any]] = {}
+    for output in outputs:
+        index = where.get(output["instruction"])
+        if index is None:
+            raise RayevalError(f"an output's instruction is not in the AlpacaEval set: {output['instruction'][:60]!r}; regenerate {MODEL_OUTPUTS}")
+        found[index] = output
+    positions = sorted(found)
+    pairs = [
+        {
+            "instruction": eval_set[i]["instruction"],
+            "output_1": eval_set[i]["output"],
+            "generator_1": eval_set[i]["generator"],
+            "dataset": eval_set[i]["dataset"],
+            "output_2": found[i]["output"],
+            "generator_2": model_id,
+        }
+        for i in positions
+    ]
+    return positions, pairs
+
+
+def _pair_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    return (record["instruction"], record["output_1"], record["output_2"])
+
+
+def _reusable(record: dict[str, Any], annotator_name: str) -> bool:
+    """A record stands unless it failed or came from another annotator."""
+    return not record.get("judge_error") and record.get("annotator", annotator_name) == annotator_name
+
+
+# -- judging through alpaca_eval's annotator ----------------------------------------------------
+
+
+class PoolCompletions:
+    """An alpaca_eval `fn_completions` that sends the annotator's prompts through the judge pool.
+
+    Mirrors alpaca_eval's OpenAI chat decoder: the ChatML prompt becomes messages, the config's
+    decoding arguments become the request (temperature default 0.7, top_p 1.0), and each choice
+    comes back as a dict with `text` (the tool call's arguments for function calling, " " for
+    an empty answer). A request that failed for good comes back as a marked, unparsable
+    completion, which the annotator records as missing and `annotate_pairs` turns into a
+    failure record.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def __call__(self, prompts: list[str], max_tokens: int = 2048, **kwargs: Any) -> dict[str, list]:
+        from alpaca_eval.utils import prompt_to_chatml
+
+        if kwargs.get("tokens_to_avoid") or kwargs.get("tokens_to_favor"):
+            raise RayevalError("annotator configs with tokens_to_avoid/tokens_to_favor are not supported; choose another --alpacaeval-annotator")
+        decoding = {k: v for k, v in kwargs.items() if k not in DECODER_ONLY_KWARGS and k not in ("tokens_to_avoid", "tokens_to_favor")}
+        decoding.setdefault("temperature", 0.7)
+        decoding.setdefault("top_p", 1.0)
+        strip = kwargs.get("is_strip", True)
+        requests = [
+            {"messages": prompt_to_chatml(p.strip() if strip else p), "max_tokens": max_tokens, **decoding} for p in prompts
+        ]
+        started = time.monotonic()
+        outcomes = self.pool.complete(requests)
+        choices = [_choice(o.response) if o.ok else {"text": FAILURE_MARKER + o.error, "judge_error": o.error} for o in outcomes]
+        elapsed = (time.monotonic() - started) / max(1, len(prompts))
+        return {
+            "completions": [c["text"] for c in choices],
+            "completions_all": choices,
+            "price_per_example": [math.nan] * len(choices),  # unknown for an arbitrary endpoint
+            "time_per_example": [elapsed] * len(choices),
+        }
+
+
+def _choice(response: dict[str, Any]) -> dict[str, Any]:
+    choice = dict(response["choices"][0])
+    message = choice.get("message") or {}
+    text = message.get("content")
+    if text == "":
+        text = " "
+    if message.get("function_call"):
+        text = message["function_call"].get("arguments")
+    if message.get("tool_calls"):
+        text = message["tool_calls"][0]["function"]["arguments"]
+    choice["text"] = text
+    choice["total_tokens"] = (response.get("usage") or {}).get("total_tokens")
+    return choice
+
+
+def _failure_reason(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        return raw.get("judge_error")
+    if isinstance(raw, str) and raw.startswith(FAILURE_MARKER):
+        return raw[len(FAILURE_MARKER) :]
+    return None
+
+
+def annotate_pairs(pairs: list[dict[str, Any]], annotator_name: str, pool: Any) -> list[dict[str, Any]]:
+    """alpaca_eval annotation records for `pairs`, judged through `pool`."""
+    annotator = _make_annotator(annotator_name)
+    for single in annotator.annotators.values():
+        single.fn_completions = PoolCompletions(pool)
+    records = annotator.annotate_pairs(pairs, chunksize=None)
+    for record in records:
+        reason = _failure_reason(record.get(RAW_COMPLETION))
+        if reason is not None:
+            record.update({"preference": None, RAW_COMPLETION: None, "judge_error": reason})
+    return records
+
+
+def _make_annotator(annotator_name: str) -> Any:
+    """alpaca_eval's `PairwiseAnnotator` for a config, without its own JSON cache; importing
+    alpaca_eval sets the root logger to INFO, which is put back."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        from alpaca_eval import constants
+        from alpaca_eval.annotators import PairwiseAnnotator
+    finally:
+        root.setLevel(level)
+    if not (constants.EVALUATORS_CONFIG_DIR / annotator_name / "configs.yaml").is_file():
+        names = sorted(p.parent.name for p in constants.EVALUATORS_CONFIG_DIR.glob("*/configs.yaml"))
+        raise RayevalError(f"unknown --alpacaeval-annotator {annotator_name!r}; alpaca_eval has: {', '.join(names)}")
+    return PairwiseAnnotator(annotators_config=annotator_name, caching_path=None)
+
+
+# -- leaderboard --------------------------------------------------------------------------------
+
+
+def _gamed_file(ctx: EvalContext) -> Path | None:
+    try:
+        return ctx.data.find(GAMED, GAMED_HUB)
+    except RayevalError as exc:
+        ctx.warn(f"AlpacaEval: length-controlled win rate left empty: it needs {GAMED_HUB.filename} of hub dataset {GAMED_HUB.repo_id} ({exc})")
+        return None
+
+
+def leaderboard_row(records: list[dict[str, Any]], positions: list[int], outputs: list[str], gamed: Path | None) -> dict[str, Any]:
+    """The leaderboard columns, from alpaca_eval's metric functions.
+
+    `positions` (eval-set indices of the records) index the frame, because the length-control
+    GLM looks instruction difficulty up by that index.
+    """
+    import pandas as pd
+    from alpaca_eval.metrics import get_winrate
+
+    frame = pd.DataFrame(records, index=positions)
+    row: dict[str, Any] = dict(get_winrate(frame))
+    row["avg_length"] = int(pd.Series(outputs, dtype=object).str.len().mean())  # as alpaca_eval's evaluate does
+    row["length_controlled_winrate"] = row["lc_standard_error"] = None
+    if gamed is not None:
+        row.update(_length_controlled(frame, gamed))
+    return {column: _plain(row[column]) for column in LEADERBOARD_COLUMNS}
+
+
+def _length_controlled(frame: Any, gamed: Path) -> dict[str, float]:
+    """alpaca_eval's `get_length_controlled_winrate`, fed our cached copy of `df_gamed.csv`
+    (it downloads the file from the hub itself; its download call is pointed at the file)."""
+    from unittest import mock
+
+    import alpaca_eval.metrics.glm_winrate as glm
+
+    def local_copy(repo_id: str, filename: str, **_: Any) -> str:
+        if (repo_id, filename) != (GAMED_HUB.repo_id, GAMED_HUB.filename):
+            raise RayevalError(f"unexpected hub file {repo_id}/{filename} requested by alpaca_eval")
+        return str(gamed)
+
+    with mock.patch.object(glm, "hf_hub_download", local_copy):
+        metrics = glm.get_length_controlled_winrate(frame.copy(), save_weights_dir=None, is_add_glm_preference_inplace=False)
+    return {"length_controlled_winrate": metrics["length_controlled_winrate"], "lc_standard_error": metrics["lc_standard_error"]}
+
+
+def _write_leaderboard(path: Path, model_id: str, row: dict[str, Any]) -> None:
+    import pandas as pd
+
+    atomic_write_text(path, pd.DataFrame([row], index=[model_id], columns=LEADERBOARD_COLUMNS).to_csv())
+
+
+def _scores(row: dict[str, Any]) -> list[Score]:
+    """Headline metrics; rates as fractions (the leaderboard file keeps alpaca_eval's percents)."""
+
+    def fraction(value: float | None) -> float | None:
+        return None if value is None else value / 100.0
+
+    return [
+        Score("length_controlled_winrate", fraction(row["length_controlled_winrate"])),
+        Score("win_rate", fraction(row["win_rate"])),
+        Score("standard_error", fraction(row["standard_error"])),
+        Score("lc_standard_error", fraction(row["lc_standard_error"])),
+        Score("discrete_win_rate", fraction(row["discrete_win_rate"])),
+        Score("n_total", float(row["n_total"])),
+        Score("avg_length", float(row["avg_length"])),
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, NaN to None, recursively."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
