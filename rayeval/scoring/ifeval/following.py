@@ -39,6 +39,12 @@ def loose_variants(response: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
+def _checks(instruction_id_list: Sequence[str], kwargs: Sequence[dict[str, Any] | None]) -> list[Check]:
+    if len(kwargs) != len(instruction_id_list):
+        raise ValueError(f"{len(instruction_id_list)} instruction ids but {len(kwargs)} kwargs entries")
+    return [build_check(instruction_id, args) for instruction_id, args in zip(instruction_id_list, kwargs)]
+
+
 def _follows(check: Check, texts: Sequence[str]) -> bool:
     return any(text.strip() and check(text) for text in texts)
 
@@ -58,10 +64,8 @@ def follows_instructions(
     instruction id or bad arguments.
     """
     del prompt  # no instruction of the official registry takes the prompt
-    if len(kwargs) != len(instruction_id_list):
-        raise ValueError(f"{len(instruction_id_list)} instruction ids but {len(kwargs)} kwargs entries")
     texts = loose_variants(response) if loose else [response]
-    return [_follows(build_check(instruction_id, args), texts) for instruction_id, args in zip(instruction_id_list, kwargs)]
+    return [_follows(check, texts) for check in _checks(instruction_id_list, kwargs)]
 
 
 def follows_both(
@@ -71,12 +75,9 @@ def follows_both(
 ) -> tuple[list[bool], list[bool]]:
     """Strict and loose verdicts in one pass: the strict verdict is the loose verdict on the
     first variant, so a strictly followed instruction is not checked again."""
-    if len(kwargs) != len(instruction_id_list):
-        raise ValueError(f"{len(instruction_id_list)} instruction ids but {len(kwargs)} kwargs entries")
     variants = loose_variants(response)
     strict, loose = [], []
-    for instruction_id, args in zip(instruction_id_list, kwargs):
-        check = build_check(instruction_id, args)
+    for check in _checks(instruction_id_list, kwargs):
         followed = _follows(check, variants[:1])
         strict.append(followed)
         loose.append(followed or _follows(check, variants[1:]))
