@@ -25,8 +25,10 @@ from langdetect.utils.ngram import NGram
 
 _NORMALISED: dict[str, str] = {}
 _VECTORS: dict[str, np.ndarray] = {}
-"""Per n-gram probability vectors, converted on first use (the profiles hold ~170k n-grams;
-a response touches a few hundred). Keyed by n-gram: valid for the one set of bundled profiles."""
+"""Per n-gram probability vectors, converted on first use: the profiles hold ~170k n-grams, a
+response touches a few hundred, and the n-grams of a language's texts soon repeat, so the cache
+stays at a few MB in a long-lived scoring worker. Keyed by n-gram: valid for the one set of
+bundled profiles that `text` loads."""
 
 
 def _normalised(char: str) -> str:

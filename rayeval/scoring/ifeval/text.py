@@ -99,7 +99,7 @@ def _language_factory() -> DetectorFactory:
     return factory
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=64)
 def detect_language(text: str) -> str:
     """langdetect's language code for `text` (`langdetect.detect`, seeded).
 
