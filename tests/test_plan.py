@@ -1,0 +1,53 @@
+"""Plans and shards: sizes, stable ids, --limit and --skip-existing. Reads ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rayeval import benchmarks
+from rayeval.config import EngineConfig, SamplingConfig
+from rayeval.data import DataSource
+from rayeval.models import ModelSpec
+from rayeval.plan import MAX_SHARD, MIN_SHARD, build_plan, shard_size_for
+from rayeval.store import ResultStore
+
+MODELS = [ModelSpec(id="a", path="/m/a"), ModelSpec(id="b", path="/m/b")]
+
+
+def plan_for(tmp_path: Path, shared_data: Path, **kwargs):
+    defaults = dict(sampling=SamplingConfig(), engine=EngineConfig(), options={}, num_engines=2)
+    defaults.update(kwargs)
+    return build_plan(MODELS, [benchmarks.get("ifeval")], DataSource(shared_data), ResultStore(tmp_path), **defaults)
+
+
+def test_shard_size_bounds() -> None:
+    assert shard_size_for(10, 4) == MIN_SHARD
+    assert shard_size_for(100_000, 1) == MAX_SHARD
+    assert shard_size_for(541, 2) == 136
+    assert shard_size_for(541, 2, requested=7) == 7
+
+
+def test_every_prompt_in_exactly_one_shard(tmp_path: Path, shared_data: Path) -> None:
+    plan = plan_for(tmp_path, shared_data, shard_size=50)
+    for work in plan.work:
+        keys = [r.key for shard in work.shards for r in shard.requests]
+        assert keys == [item.key for item in work.items]
+        assert len(keys) == 541
+    assert len({s.id for s in plan.shards()}) == len(plan.shards()) == 2 * 11
+
+
+def test_shard_ids_are_stable_and_follow_settings(tmp_path: Path, shared_data: Path) -> None:
+    first = [s.id for s in plan_for(tmp_path, shared_data).shards()]
+    again = [s.id for s in plan_for(tmp_path, shared_data).shards()]
+    reseeded = [s.id for s in plan_for(tmp_path, shared_data, sampling=SamplingConfig(seed=1)).shards()]
+    assert first == again
+    assert not set(first) & set(reseeded)
+
+
+def test_limit_and_skip_existing(tmp_path: Path, shared_data: Path) -> None:
+    done = tmp_path / "a" / "ifeval" / "candidate_outputs.jsonl"
+    done.parent.mkdir(parents=True)
+    done.write_text("")
+    plan = plan_for(tmp_path, shared_data, limit=20, skip_existing=True)
+    assert plan.skipped == [("a", "ifeval")]
+    assert [(w.model.id, w.num_requests) for w in plan.work] == [("b", 20)]

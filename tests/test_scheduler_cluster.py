@@ -1,0 +1,219 @@
+"""Scheduler and placement on a simulated two-node GPU cluster (real Ray, logical GPUs).
+
+`ray.cluster_utils.Cluster` starts a real head and two real raylets with 4 logical GPUs each on
+this machine. The engines are light stand-ins (tests/standin_engine.py) because no real vLLM
+can run on logical GPUs; everything else (placement groups, actors, scheduler, store) is real.
+Reads ../shared/data for the IFEval prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+import standin_engine  # noqa: E402
+from rayeval import benchmarks  # noqa: E402
+from rayeval.config import EngineConfig, SamplingConfig  # noqa: E402
+from rayeval.data import DataSource  # noqa: E402
+from rayeval.engine.placement import EngineLayout  # noqa: E402
+from rayeval.engine.pool import EnginePool  # noqa: E402
+from rayeval.generation import GenerateRequest, make_plan, run_generation  # noqa: E402
+from rayeval.models import ModelSpec  # noqa: E402
+from rayeval.scheduler import Scheduler, SilentProgress  # noqa: E402
+from rayeval.store import ResultStore, read_jsonl  # noqa: E402
+
+LIMIT = 96
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    sim = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 0})
+    workers = [sim.add_node(num_cpus=4, num_gpus=4) for _ in range(2)]
+    sim.wait_for_nodes()
+    ray.init(address=sim.address, logging_level="ERROR", log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(standin_engine)
+    yield sim, workers
+    ray.shutdown()
+    sim.shutdown()
+
+
+def request_for(models: list[ModelSpec], tp: int = 2) -> GenerateRequest:
+    return GenerateRequest(
+        models=models,
+        benchmarks=[benchmarks.get("ifeval")],
+        sampling=SamplingConfig(max_tokens=8),
+        engine=EngineConfig(tp_size=tp),
+        limit=LIMIT,
+        shard_size=8,
+    )
+
+
+def checkpoints(n: int, broken: int | None = None) -> list[ModelSpec]:
+    return [
+        ModelSpec(id=f"run_checkpoint-{i}", path=f"/ckpt/{'broken' if i == broken else 'ok'}-{i}", run="run", step=i)
+        for i in range(1, n + 1)
+    ]
+
+
+def assert_each_response_once(store: ResultStore, model: ModelSpec, data: DataSource) -> None:
+    rows = read_jsonl(store.benchmark_dir(model.id, "ifeval") / "candidate_outputs.jsonl")
+    inputs = read_jsonl(data.find("ifeval/input_data.jsonl"))[:LIMIT]
+    assert [r["prompt"] for r in rows] == [i["prompt"] for i in inputs]
+    assert [r["response"].split("|")[:2] for r in rows] == [[str(i["key"]), model.path] for i in inputs]
+
+
+class KillOnce(SilentProgress):
+    """Kills one engine actor after `after` results arrived: a real actor death mid-run."""
+
+    def __init__(self, pool: EnginePool, after: int) -> None:
+        self.pool, self.after, self.seen, self.killed = pool, after, 0, None
+
+    def advance(self, model_id: str, done: int, completion_tokens: int) -> None:
+        self.seen += done
+        if self.killed is None and self.seen >= self.after:
+            self.killed = self.pool.handles[0]
+            ray.kill(self.killed.actor, no_restart=True)
+
+
+def test_tp_groups_land_on_one_node_each(cluster) -> None:
+    sim, workers = cluster
+    pool = EnginePool(EngineLayout(num_engines=4, tp_size=2, use_gpu=True), EngineConfig(tp_size=2), standin_engine.sleepy_factory())
+    try:
+        handles = pool.start()
+        seen = ray.get([h.actor.describe.remote() for h in handles])
+        devices = set()
+        for handle, info in zip(handles, seen):
+            visible = info["visible_devices"].split(",")
+            assert len(visible) == 2 and len(set(visible)) == 2, info
+            assert info["node_id"] == handle.placement.node_id
+            devices.update((info["node_id"], d) for d in visible)
+        assert len(devices) == 8, "four tp-2 engines must own eight distinct GPUs"
+        assert {info["node_id"] for info in seen} == {w.node_id for w in workers}
+    finally:
+        pool.shutdown()
+
+
+def test_engines_stay_busy_and_models_load_rarely(cluster, tmp_path: Path, shared_data: Path) -> None:
+    models = checkpoints(4)
+    request = request_for(models)
+    store, data = ResultStore(tmp_path), DataSource(shared_data)
+    layout = EngineLayout(num_engines=4, tp_size=2, use_gpu=True)
+    plan = make_plan(request, data, store, layout.num_engines)
+    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.05))
+    ray.get([h.actor.describe.remote() for h in pool.start()])  # time the scheduler, not actor start-up
+    try:
+        started = time.perf_counter()
+        report = Scheduler(pool, store, request.sampling).run(plan)
+        wall = time.perf_counter() - started
+    finally:
+        pool.shutdown()
+    assert sorted(report.finished) == sorted((m.id, "ifeval") for m in models)
+    for model in models:
+        assert_each_response_once(store, model, data)
+    assert set(report.shards_by_engine) == {h.name for h in pool.handles} | set(report.shards_by_engine)
+    assert len(report.shards_by_engine) == 4, "every engine must have worked"
+    assert report.model_loads <= len(models) + layout.num_engines, "affinity: few model loads"
+    busy = (report.run_seconds + report.load_seconds) / (wall * layout.num_engines)
+    assert busy > 0.5, f"engines idle too much: busy fraction {busy:.2f}"
+
+
+def test_killed_engine_still_yields_every_response_once(cluster, tmp_path: Path, shared_data: Path) -> None:
+    models = checkpoints(3)
+    request = request_for(models)
+    store, data = ResultStore(tmp_path), DataSource(shared_data)
+    layout = EngineLayout(num_engines=2, tp_size=2, use_gpu=True)
+    plan = make_plan(request, data, store, layout.num_engines)
+    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.02))
+    pool.start()
+    killer = KillOnce(pool, after=40)
+    try:
+        report = Scheduler(pool, store, request.sampling, progress=killer).run(plan)
+    finally:
+        pool.shutdown()
+    assert killer.killed is not None
+    assert report.engines_lost == 1 and report.shards_retried >= 1
+    assert not report.failed_models
+    for model in models:
+        assert_each_response_once(store, model, data)
+
+
+def test_broken_checkpoint_does_not_sink_the_run(cluster, tmp_path: Path, shared_data: Path) -> None:
+    models = checkpoints(3, broken=2)
+    request = request_for(models)
+    store, data = ResultStore(tmp_path), DataSource(shared_data)
+    layout = EngineLayout(num_engines=2, tp_size=2, use_gpu=True)
+    plan = make_plan(request, data, store, layout.num_engines)
+    report = run_generation(request, plan, data, store, layout, SilentProgress(), standin_engine.sleepy_factory())
+    assert list(report.failed_models) == ["run_checkpoint-2"]
+    assert "not a valid model config" in report.failed_models["run_checkpoint-2"]
+    for model in (models[0], models[2]):
+        assert_each_response_once(store, model, data)
+        manifest = json.loads((tmp_path / model.id / "run.json").read_text())
+        assert manifest["benchmarks"]["ifeval"]["status"] == "complete" and manifest["error"] is None
+    broken = json.loads((tmp_path / "run_checkpoint-2" / "run.json").read_text())
+    assert broken["benchmarks"]["ifeval"]["status"] == "failed" and "not a valid model config" in broken["error"]
+    assert not (tmp_path / "run_checkpoint-2" / "ifeval" / "candidate_outputs.jsonl").exists()
+
+
+class CrashAfter(SilentProgress):
+    """Raises out of the scheduler after `after` shards: an interrupted run (e.g. Ctrl-C)."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.calls = after, 0
+
+    def advance(self, model_id: str, done: int, completion_tokens: int) -> None:
+        self.calls += 1
+        if self.calls == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_without_redoing_shards(cluster, tmp_path: Path, shared_data: Path) -> None:
+    models = checkpoints(1)
+    request = request_for(models, tp=1)
+    store, data = ResultStore(tmp_path), DataSource(shared_data)
+    layout = EngineLayout(num_engines=1, tp_size=1, use_gpu=True)
+    factory = standin_engine.sleepy_factory()
+    with pytest.raises(KeyboardInterrupt):
+        run_generation(request, make_plan(request, data, store, 1), data, store, layout, CrashAfter(5), factory)
+    assert not (tmp_path / models[0].id / "ifeval" / "candidate_outputs.jsonl").exists()
+    report = run_generation(request, make_plan(request, data, store, 1), data, store, layout, SilentProgress(), factory)
+    assert report.shards_resumed == 5
+    assert report.shards_run == LIMIT // 8 - 5
+    assert_each_response_once(store, models[0], data)
+    assert not list((tmp_path / models[0].id).rglob(".journal/*/*.json")), "journal is cleared once outputs exist"
+
+
+def test_node_loss_mid_run_finishes_on_remaining_node(cluster, tmp_path: Path, shared_data: Path) -> None:
+    """Runs last: it removes a node from the module's cluster."""
+    sim, workers = cluster
+    models = checkpoints(2)
+    request = request_for(models)
+    store, data = ResultStore(tmp_path), DataSource(shared_data)
+    layout = EngineLayout(num_engines=4, tp_size=2, use_gpu=True)
+    plan = make_plan(request, data, store, layout.num_engines)
+    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.03), replacement_timeout_s=3)
+    pool.start()
+
+    class RemoveNode(SilentProgress):
+        removed = False
+
+        def advance(self, model_id: str, done: int, completion_tokens: int) -> None:
+            if not self.removed:
+                self.removed = True
+                sim.remove_node(workers[1])
+
+    try:
+        report = Scheduler(pool, store, request.sampling, progress=RemoveNode()).run(plan)
+    finally:
+        pool.shutdown()
+    assert report.engines_lost >= 1
+    assert not report.failed_models
+    for model in models:
+        assert_each_response_once(store, model, data)
