@@ -76,35 +76,29 @@ def test_extract_without_fences():
 
 # --- standard-input tests --------------------------------------------------------------------
 
-def test_correct_stdin_program_passes_public_and_compressed_private_tests():
-    assert score_lcb_generation(stdin_question(), fenced(SUM)) == 1
+STDIN_RULES = {
+    # rule: (program, expected score)
+    "correct program passes public and compressed private tests": (SUM, 1),
+    "failing only a private test scores 0": ("n = int(input())\nprint(abs(sum(map(int, input().split()))))", 0),
+    "prelude imports, a main guard and exit() are accepted": (
+        "import sys\ndef main():\n    q = deque(map(int, sys.stdin.read().split()[1:]))\n"
+        "    print(sum(q))\n    exit()\nif __name__ == '__main__':\n    main()", 1),
+    "lines compare as decimals after stripping": (
+        "n = int(input())\nprint('  %.3f  ' % sum(map(int, input().split())))\nprint()", 1),
+    "top-level code runs inside a function, so `global` fails": (
+        "total = 0\ndef add(x):\n    global total\n    total += x\nn = int(input())\n"
+        "for v in input().split():\n    add(int(v))\nprint(total)", 0),
+    "stdin is a text stream without .buffer": ("import sys\nprint(sum(map(int, sys.stdin.buffer.read().split()[1:])))", 0),
+    "open(0) reads the real, empty stdin (the prelude shadows the mocked open)": (
+        "print(sum(map(int, open(0).read().split()[1:])))", 0),
+    "only sys.stdout is captured": ("import os\nn = int(input())\nos.write(1, str(sum(map(int, input().split()))).encode())", 0),
+}
 
 
-def test_failing_only_a_private_test_scores_zero():
-    answer = fenced("n = int(input())\nprint(abs(sum(map(int, input().split()))))")  # wrong for -7
-    assert score_lcb_generation(stdin_question(), answer) == 0
-
-
-def test_prelude_imports_and_main_guard_and_exit_are_accepted():
-    code = ("import sys\ndef main():\n    q = deque(map(int, sys.stdin.read().split()[1:]))\n"
-            "    print(sum(q))\n    exit()\nif __name__ == '__main__':\n    main()")
-    assert score_lcb_generation(stdin_question(), fenced(code)) == 1
-
-
-def test_numeric_lines_compare_as_decimals_and_whitespace_is_stripped():
-    code = "n = int(input())\nprint('  %.3f  ' % sum(map(int, input().split())))\nprint()"
-    assert score_lcb_generation(stdin_question(), fenced(code)) == 1
-
-
-def test_top_level_code_is_wrapped_in_a_function_so_global_statements_fail():
-    code = ("total = 0\ndef add(x):\n    global total\n    total += x\nn = int(input())\n"
-            "for v in input().split():\n    add(int(v))\nprint(total)")
-    assert score_lcb_generation(stdin_question(), fenced(code)) == 0
-
-
-def test_stdin_is_text_only_as_officially():
-    code = "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split()[1:])))"
-    assert score_lcb_generation(stdin_question(), fenced(code)) == 0
+@pytest.mark.parametrize("rule", list(STDIN_RULES))
+def test_stdin_rules(rule):
+    program, expected = STDIN_RULES[rule]
+    assert score_lcb_generation(stdin_question(), fenced(program)) == expected
 
 
 def test_time_limit_per_test(monkeypatch):

@@ -101,7 +101,10 @@ class SandboxResult:
 
 def run_sandboxed(job: Job) -> SandboxResult:
     """Run `job` in the sandbox (blocking; safe to call from several threads at once)."""
-    mode = containment()
+    return _run_in_mode(job, containment())
+
+
+def _run_in_mode(job: Job, mode: str) -> SandboxResult:
     with _sandbox_user(mode) as uid, tempfile.TemporaryDirectory(prefix="rayeval-sandbox-") as base:
         workdir = Path(base) / "work"
         workdir.mkdir()
@@ -134,16 +137,8 @@ def _probe_mode() -> str:
         return "rlimits"
     probe = Job(argv=(PYTHON, "-I", "-S", "-c", "pass"), limits=Limits(cpu_seconds=5, wall_seconds=15))
     for mode in _MODES_AS_ROOT:
-        with _sandbox_user(mode) as uid, tempfile.TemporaryDirectory(prefix="rayeval-sandbox-") as base:
-            workdir = Path(base) / "work"
-            workdir.mkdir()
-            _write_files(workdir, {}, uid)
-            spec_path = Path(base) / "spec.json"
-            spec_path.write_text(json.dumps(_spec(probe, mode, uid, workdir)))
-            stdin_path = Path(base) / "stdin"
-            stdin_path.write_bytes(b"")
-            if _run(probe, spec_path, stdin_path, mode).passed:
-                return mode
+        if _run_in_mode(probe, mode).passed:
+            return mode
     return "rlimits"
 
 
