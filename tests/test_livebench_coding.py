@@ -22,36 +22,31 @@ def packed(tests: list[dict]) -> str:
     return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
 
 
-def stdin_question(**extra) -> dict:
-    """Sum the n numbers on the second line."""
+def coding_question(title: str, tests: list[tuple[str, str]], testtype: str, func_name: str | None, **extra) -> dict:
+    """A row of the official coding data: the first test public, the others private (packed)."""
+    cases = [{"input": given, "output": wanted, "testtype": testtype} for given, wanted in tests]
+    metadata = json.dumps({"func_name": func_name} if func_name else {})
     question = {
-        "question_id": "hand-stdin", "category": "coding", "task": "LCB_generation",
-        "turns": ["Read n and n integers; print their sum."], "question_title": "sum",
-        "public_test_cases": json.dumps([{"input": "3\n1 2 3\n", "output": "6\n", "testtype": "stdin"}]),
-        "private_test_cases": packed([{"input": "2\n5 5\n", "output": "10\n", "testtype": "stdin"},
-                                      {"input": "1\n-7\n", "output": "-7\n", "testtype": "stdin"}]),
-        "original_json": {"question_title": "sum", "platform": "atcoder", "starter_code": "", "metadata": "{}"},
+        "question_id": f"hand-{title}", "category": "coding", "task": "LCB_generation",
+        "turns": [f"Solve {title}."], "question_title": title,
+        "public_test_cases": json.dumps(cases[:1]), "private_test_cases": packed(cases[1:]),
+        "original_json": {"question_title": title, "starter_code": "", "metadata": metadata},
         "livebench_release_date": "2024-07-26",
     }
     question.update(extra)
     return question
+
+
+def stdin_question(**extra) -> dict:
+    """AtCoder style: sum the n numbers on the second line."""
+    tests = [("3\n1 2 3\n", "6\n"), ("2\n5 5\n", "10\n"), ("1\n-7\n", "-7\n")]
+    return coding_question("sum", tests, "stdin", None, **extra)
 
 
 def functional_question(**extra) -> dict:
-    """LeetCode style: scale(nums, k) multiplies every element by k."""
-    question = {
-        "question_id": "hand-functional", "category": "coding", "task": "LCB_generation",
-        "turns": ["Implement Solution.scale."], "question_title": "scale",
-        "public_test_cases": json.dumps([{"input": "[1, 2, 3]\n2", "output": "[2, 4, 6]", "testtype": "functional"}]),
-        "private_test_cases": packed([{"input": "[]\n5", "output": "[]", "testtype": "functional"},
-                                      {"input": "[-1]\n-3", "output": "[3]", "testtype": "functional"}]),
-        "original_json": {"question_title": "scale", "platform": "leetcode",
-                          "starter_code": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ",
-                          "metadata": json.dumps({"func_name": "scale"})},
-        "livebench_release_date": "2024-07-26",
-    }
-    question.update(extra)
-    return question
+    """LeetCode style: Solution.scale(nums, k) multiplies every element by k."""
+    tests = [("[1, 2, 3]\n2", "[2, 4, 6]"), ("[]\n5", "[]"), ("[-1]\n-3", "[3]")]
+    return coding_question("scale", tests, "functional", "scale", **extra)
 
 
 def fenced(code: str) -> str:
