@@ -100,16 +100,20 @@ def test_changed_prompt_text_is_scored_by_position_with_a_warning(tmp_path: Path
     ("lines", "message"),
     [
         ([_line(INPUTS[0]["prompt"], "a"), _line(INPUTS[1]["prompt"], "b")], r"candidate_outputs.jsonl:3: 2 responses for 3 IFEval prompts.*key 3"),
-        ([_line(INPUTS[0]["prompt"], "a"), _line(INPUTS[2]["prompt"], "c")], r"candidate_outputs.jsonl:2: .*prompt 2 \(key 2\).*missing before it"),
+        ([_line(INPUTS[0]["prompt"], "a"), _line(INPUTS[2]["prompt"], "c")], r"candidate_outputs.jsonl:2: .*prompt 2 \(key 2\).*missing before this line"),
         (
             [_line(row["prompt"], "r") for row in INPUTS] + [_line("extra", "r")],
             r"candidate_outputs.jsonl:4: extra response",
+        ),
+        (
+            [_line(INPUTS[0]["prompt"], "a"), _line("extra", "r")] + [_line(row["prompt"], "r") for row in INPUTS[1:]],
+            r"candidate_outputs.jsonl:2: .*prompt 2 \(key 2\).*extra response",
         ),
         ([_line(INPUTS[0]["prompt"], "a"), "{not json", _line(INPUTS[2]["prompt"], "c")], r"candidate_outputs.jsonl:2: not valid JSON"),
         ([_line(INPUTS[0]["prompt"], "a"), json.dumps(["list"]), _line(INPUTS[2]["prompt"], "c")], r"candidate_outputs.jsonl:2: expected an object"),
         ([_line(INPUTS[0]["prompt"], "a"), json.dumps({"prompt": "p", "response": 3}), _line(INPUTS[2]["prompt"], "c")], r"candidate_outputs.jsonl:2: \"response\" must be a string"),
     ],
-    ids=["missing-at-end", "missing-in-middle", "extra", "bad-json", "not-an-object", "bad-response"],
+    ids=["missing-at-end", "missing-in-middle", "extra", "extra-in-middle", "bad-json", "not-an-object", "bad-response"],
 )
 def test_broken_response_files_name_the_line(tmp_path: Path, lines: list[str], message: str) -> None:
     ctx = _context(tmp_path, lines)

@@ -72,10 +72,14 @@ def _check_count(path: Path, candidates: list[Candidate], inputs: list[dict[str,
         return
     for index, (candidate, row) in enumerate(zip(candidates, inputs)):
         if candidate.prompt != row["prompt"]:
-            what = "missing before it" if len(candidates) < len(inputs) else "extra before it, or this one is"
+            what = (
+                "a response is missing before this line"
+                if len(candidates) < len(inputs)
+                else "this line or one before it is an extra response"
+            )
             raise RayevalError(
                 f"{path}:{candidate.line}: {len(candidates)} responses for {len(inputs)} IFEval prompts, and this line "
-                f"does not answer prompt {index + 1} (key {row['key']}): a response is {what}; regenerate the file"
+                f"does not answer prompt {index + 1} (key {row['key']}): {what}; regenerate the file"
             )
     if len(candidates) < len(inputs):
         after = candidates[-1].line if candidates else 0

@@ -103,8 +103,8 @@ def _language_factory() -> DetectorFactory:
 def detect_language(text: str) -> str:
     """langdetect's language code for `text` (`langdetect.detect`, seeded).
 
-    Raises LanguageUndetectable when langdetect cannot judge the text. Cached: the loose mode
-    asks about the same text several times.
+    Raises LanguageUndetectable when langdetect cannot judge the text. Cached (exact, as the
+    detection is seeded): several instructions of a prompt can ask about the same text.
     """
     from langdetect.lang_detect_exception import LangDetectException
 
