@@ -167,7 +167,7 @@ def closed_port_url() -> str:
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)  # never attach to another session's cluster
     yield
     ray.shutdown()
 

@@ -56,7 +56,6 @@ LEADERBOARD_COLUMNS = [
     "length_controlled_winrate",
     "lc_standard_error",
 ]
-FAILURE_MARKER = "[rayeval: judge request failed] "
 RAW_COMPLETION = "preference_raw_completion"
 # Arguments of alpaca_eval's OpenAI decoder that configure the decoder itself, not the request.
 DECODER_ONLY_KWARGS = {
@@ -210,13 +209,15 @@ class PoolCompletions:
     Mirrors alpaca_eval's OpenAI chat decoder: the ChatML prompt becomes messages, the config's
     decoding arguments become the request (temperature default 0.7, top_p 1.0), and each choice
     comes back as a dict with `text` (the tool call's arguments for function calling, " " for
-    an empty answer). A request that failed for good comes back as a marked, unparsable
-    completion, which the annotator records as missing and `annotate_pairs` turns into a
-    failure record.
+    an empty answer). A request that failed for good comes back as an unparsable completion,
+    so the annotator leaves that pair without a preference. The annotator drops the raw answer
+    of every pair it could not parse, so `answers` keeps (prompt, choice) of each request for
+    `annotate_pairs` to tell failed requests from unparsable answers.
     """
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
+        self.answers: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, prompts: list[str], max_tokens: int = 2048, **kwargs: Any) -> dict[str, list]:
         from alpaca_eval.utils import prompt_to_chatml
@@ -232,7 +233,8 @@ class PoolCompletions:
         ]
         started = time.monotonic()
         outcomes = self.pool.complete(requests)
-        choices = [_choice(o.response) if o.ok else {"text": FAILURE_MARKER + o.error, "judge_error": o.error} for o in outcomes]
+        choices = [_choice(o.response) if o.ok else {"text": None, "judge_error": o.error} for o in outcomes]
+        self.answers.extend(zip(prompts, choices))
         elapsed = (time.monotonic() - started) / max(1, len(prompts))
         return {
             "completions": [c["text"] for c in choices],
@@ -257,25 +259,38 @@ def _choice(response: dict[str, Any]) -> dict[str, Any]:
     return choice
 
 
-def _failure_reason(raw: Any) -> str | None:
-    if isinstance(raw, dict):
-        return raw.get("judge_error")
-    if isinstance(raw, str) and raw.startswith(FAILURE_MARKER):
-        return raw[len(FAILURE_MARKER) :]
-    return None
-
-
 def annotate_pairs(pairs: list[dict[str, Any]], annotator_name: str, pool: Any) -> list[dict[str, Any]]:
-    """alpaca_eval annotation records for `pairs`, judged through `pool`."""
+    """alpaca_eval annotation records for `pairs`, judged through `pool`.
+
+    A pair left without preference gets back its raw answer (unparsable: it stands, as in
+    alpaca_eval) or, if its request failed, `judge_error` (retried by the next run).
+    """
     annotator = _make_annotator(annotator_name)
+    completions = PoolCompletions(pool)
     for single in annotator.annotators.values():
-        single.fn_completions = PoolCompletions(pool)
+        single.fn_completions = completions
     records = annotator.annotate_pairs(pairs, chunksize=None)
     for record in records:
-        reason = _failure_reason(record.get(RAW_COMPLETION))
-        if reason is not None:
-            record.update({"preference": None, RAW_COMPLETION: None, "judge_error": reason})
+        if _is_missing(record.get("preference")):
+            choice = _answer_for(record, completions.answers)
+            if choice is not None and choice.get("judge_error"):
+                record.update({"preference": None, RAW_COMPLETION: None, "judge_error": choice["judge_error"]})
+            elif choice is not None:
+                record.update({"preference": None, RAW_COMPLETION: choice})
     return records
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _answer_for(record: dict[str, Any], answers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The answer to the prompt that showed this record's instruction and both outputs."""
+    texts = (record["instruction"], record["output_1"], record["output_2"])
+    for prompt, choice in answers:
+        if all(text in prompt for text in texts):
+            return choice
+    return None
 
 
 def _make_annotator(annotator_name: str) -> Any:
