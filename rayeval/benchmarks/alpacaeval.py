@@ -96,6 +96,10 @@ class AlpacaEval(Benchmark):
             ],
         )
 
+    def generation_done(self, out_dir: Path) -> bool:
+        """Outputs, or annotations alone (e.g. published ones): evaluate can score either."""
+        return super().generation_done(out_dir) or (out_dir / ANNOTATIONS).is_file()
+
     def evaluate(self, ctx: EvalContext) -> list[Score]:
         return evaluate_alpacaeval(ctx)
 
