@@ -86,6 +86,8 @@ STDIN_RULES = {
     "stdin is a text stream without .buffer": ("import sys\nprint(sum(map(int, sys.stdin.buffer.read().split()[1:])))", 0),
     "open(0) reads the real, empty stdin (the prelude shadows the mocked open)": (
         "print(sum(map(int, open(0).read().split()[1:])))", 0),
+    "numpy is importable (imported before the guard, as officially)": (
+        "import numpy as np\nn = int(input())\nprint(int(np.array(input().split(), dtype=np.int64).sum()))", 1),
     "only sys.stdout is captured": ("import os\nn = int(input())\nos.write(1, str(sum(map(int, input().split()))).encode())", 0),
 }
 
