@@ -144,3 +144,11 @@ def test_unknown_test_format_is_an_error():
     question = stdin_question(public_test_cases=json.dumps([{"input": "1", "output": "1", "testtype": "weird"}]))
     with pytest.raises(ValueError, match="test case format"):
         score_lcb_generation(question, fenced(SUM))
+
+
+def test_many_answers_are_scored_together_with_per_pair_errors():
+    broken = stdin_question(private_test_cases="not base64 at all")
+    outcomes = coding.score_coding_answers([(stdin_question(), fenced(SUM)), (broken, fenced(SUM)),
+                                            (functional_question(), fenced("print(1)"))])
+    assert outcomes[0] == 1.0 and outcomes[2] == 0.0
+    assert isinstance(outcomes[1], Exception)

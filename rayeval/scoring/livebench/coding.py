@@ -26,8 +26,9 @@ import json
 import pickle
 import zlib
 from pathlib import Path
+from typing import Sequence
 
-from rayeval.sandbox import PYTHON, Job, Limits, SandboxResult, run_sandboxed
+from rayeval.sandbox import PYTHON, Job, Limits, SandboxResult, run_batch, run_sandboxed
 
 TEST_TIMEOUT_SECONDS = 6
 _HARNESS = Path(__file__).with_name("lcb_harness.py")
@@ -40,6 +41,24 @@ def score_lcb_generation(question: dict, llm_answer: str) -> float:
 
 
 score_coding_completion = score_lcb_generation
+
+
+def score_coding_answers(pairs: Sequence[tuple[dict, str]]) -> list[float | Exception]:
+    """Score many ``(question, answer)`` pairs with the programs running in parallel (Ray tasks
+    when Ray is up, else local processes); a pair that cannot be scored gets its exception."""
+    outcomes: list[float | Exception | None] = [None] * len(pairs)
+    jobs: list[tuple[int, Job]] = []
+    for index, (question, answer) in enumerate(pairs):
+        try:
+            jobs.append((index, coding_job(question, answer)))
+        except Exception as error:  # malformed question: recorded for that pair only
+            outcomes[index] = error
+    for (index, _), result in zip(jobs, run_batch([job for _, job in jobs])):
+        try:
+            outcomes[index] = verdict(result)
+        except Exception as error:
+            outcomes[index] = error
+    return outcomes  # type: ignore[return-value]
 
 
 def coding_job(question: dict, llm_answer: str) -> Job:
