@@ -70,8 +70,9 @@ def context_encoder(tokenizer, request: LoglikelihoodRequest) -> Encode:
     return encode
 
 
-def encode_pair(encode: Encode, context: str, continuation: str, prefix_token_id: int | None) -> tuple[list[int], list[int]]:
-    """Context and continuation token ids, split the lm-eval way."""
+def encode_pair(encode: Encode, context: str, continuation: str, prefix_token_id: int | None, encode_plain: Encode) -> tuple[list[int], list[int]]:
+    """Context and continuation token ids, split the lm-eval way. `encode` applies the request's
+    special-token rule; `encode_plain` adds none (for a continuation after the prefix token)."""
     stripped = context.rstrip()
     if len(stripped) < len(context):
         continuation = context[len(stripped) :] + continuation
@@ -79,11 +80,7 @@ def encode_pair(encode: Encode, context: str, continuation: str, prefix_token_id
     if not context:
         if prefix_token_id is None:
             raise RayevalError("cannot score a continuation without context: the tokenizer has neither a BOS nor an EOS token")
-        whole = encode(continuation)
-        # drop a BOS the tokenizer put in front: the prefix token stands in for it
-        if whole and whole[0] == prefix_token_id:
-            whole = whole[1:]
-        return [prefix_token_id], whole
+        return [prefix_token_id], encode_plain(continuation)
     context_ids = encode(context)
     whole = encode(context + continuation)
     return context_ids, whole[len(context_ids) :]
@@ -110,12 +107,19 @@ def _prefix_token_id(tokenizer) -> int | None:
 def build_sequences(tokenizer, requests: Sequence[LoglikelihoodRequest], max_len: int | None) -> list[list[ScoredSequence]]:
     """Per request, one scored sequence per continuation (pure: needs only a tokenizer)."""
     prefix = _prefix_token_id(tokenizer)
+
+    def encode_plain(text: str) -> list[int]:
+        return list(tokenizer.encode(text, add_special_tokens=False))
+
     sequences = []
     for request in requests:
         context = render_context(tokenizer, request)
         encode = context_encoder(tokenizer, request)
         sequences.append(
-            [fit_to_context(*encode_pair(encode, context, cont, prefix), max_len=max_len, key=request.key) for cont in request.continuations]
+            [
+                fit_to_context(*encode_pair(encode, context, cont, prefix, encode_plain), max_len=max_len, key=request.key)
+                for cont in request.continuations
+            ]
         )
     return sequences
 
