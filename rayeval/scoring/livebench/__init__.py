@@ -18,9 +18,9 @@ TaskScorer = Callable[[dict, str], float]
 
 _TASKS: dict[str, str] = {
     # math
-    "math_comp": "rayeval.scoring.livebench.math:score_math_comp",
-    "AMPS_Hard": "rayeval.scoring.livebench.math:score_amps_hard",
-    "olympiad": "rayeval.scoring.livebench.math:score_olympiad",
+    "math_comp": "rayeval.scoring.livebench.math:score_competition",
+    "AMPS_Hard": "rayeval.scoring.livebench.amps_hard:score_amps_hard",
+    "olympiad": "rayeval.scoring.livebench.math:score_competition",
     # reasoning
     "web_of_lies_v2": "rayeval.scoring.livebench.reasoning:score_web_of_lies",
     "zebra_puzzle": "rayeval.scoring.livebench.reasoning:score_zebra_puzzle",
@@ -28,7 +28,7 @@ _TASKS: dict[str, str] = {
     # data_analysis
     "cta": "rayeval.scoring.livebench.data_analysis:score_cta",
     "tablejoin": "rayeval.scoring.livebench.data_analysis:score_tablejoin",
-    "tablereformat": "rayeval.scoring.livebench.data_analysis:score_tablereformat",
+    "tablereformat": "rayeval.scoring.livebench.table_reformat:score_tablereformat",
     # language
     "connections": "rayeval.scoring.livebench.language:score_connections",
     "typos": "rayeval.scoring.livebench.language:score_typos",
