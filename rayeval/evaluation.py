@@ -28,12 +28,14 @@ class EvalOutcome:
     skipped: str | None = None
 
 
-def _score(bench_name: str, model_id: str, out_dir: str, data_dir: str | None, cache_dir: str | None, options: dict[str, Any]) -> tuple[list[Score], list[str], dict[str, str]]:
+def _score(
+    bench_name: str, model_id: str, out_dir: str, data_dir: str | None, cache_dir: str | None, options: dict[str, Any], limit: int | None
+) -> tuple[list[Score], list[str], dict[str, str]]:
     """Body of the Ray task (also callable in-process)."""
     from rayeval import benchmarks
 
     data = DataSource(Path(data_dir) if data_dir else None, Path(cache_dir) if cache_dir else None)
-    ctx = EvalContext(model_id=model_id, out_dir=Path(out_dir), data=data, options=options)
+    ctx = EvalContext(model_id=model_id, out_dir=Path(out_dir), data=data, options=options, limit=limit)
     scores = benchmarks.get(bench_name).evaluate(ctx)
     return scores, ctx.warnings, dict(data.used)
 
@@ -55,6 +57,13 @@ def plan_evaluations(model_ids: list[str], benches: list[Benchmark], store: Resu
     return todo, skipped
 
 
+def generation_limit(store: ResultStore, model_id: str, benchmark: str) -> int | None:
+    """The `--limit` the generation of this pair ran with (from `run.json`), so a smoke run's
+    partial outputs are scored on exactly the items they cover."""
+    entry = store.read_manifest(model_id).get("benchmarks", {}).get(benchmark, {})
+    return entry.get("limit")
+
+
 def run_evaluations(todo: list[tuple[str, Benchmark]], store: ResultStore, data_dir: Path | None, cache_dir: Path | None, options: dict[str, Any]) -> list[EvalOutcome]:
     """Score every pair on Ray; write each pair's summary rows as soon as it finishes."""
     import ray
@@ -64,6 +73,7 @@ def run_evaluations(todo: list[tuple[str, Benchmark]], store: ResultStore, data_
         remote_score.remote(
             bench.name, model_id, str(store.benchmark_dir(model_id, bench.results_dirname)),
             str(data_dir) if data_dir else None, str(cache_dir) if cache_dir else None, options,
+            generation_limit(store, model_id, bench.name),
         ): (model_id, bench)
         for model_id, bench in todo
     }

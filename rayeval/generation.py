@@ -89,7 +89,12 @@ def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layo
                 "benchmarks": {},
             },
         )
-        entry["benchmarks"][work.benchmark.name] = {"status": "running", "items": len(work.items), "started_at": started}
+        entry["benchmarks"][work.benchmark.name] = {
+            "status": "running",
+            "items": len(work.items),
+            "limit": request.limit,
+            "started_at": started,
+        }
     return per_model
 
 

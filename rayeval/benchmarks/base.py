@@ -33,6 +33,8 @@ class EvalContext:
     out_dir: Path
     data: DataSource
     options: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    """Generation ran on the first `limit` items only (`--limit`): score exactly those."""
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:

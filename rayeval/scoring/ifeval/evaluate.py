@@ -142,7 +142,7 @@ def evaluate_ifeval(ctx: EvalContext) -> list[Score]:
     official metrics as fractions."""
     from rayeval.benchmarks.ifeval import load_ifeval_inputs
 
-    inputs = load_ifeval_inputs(ctx.data)
+    inputs = load_ifeval_inputs(ctx.data)[: ctx.limit]
     responses = match_responses(ctx.out_dir / CANDIDATES, inputs, ctx)
     strict_rows, loose_rows = score_rows(inputs, responses)
     strict, loose = level_metrics(strict_rows), level_metrics(loose_rows)
