@@ -63,11 +63,12 @@ class Plan:
 
 
 def shard_size_for(num_requests: int, num_engines: int, requested: int | None = None) -> int:
-    """Aim for at least two shards per engine (so none idles while another finishes a huge
-    shard), within [MIN_SHARD, MAX_SHARD] unless the user asked for a size."""
+    """With several engines, aim for at least two shards per engine (so none idles while
+    another finishes a huge shard); a single engine gets the biggest batches. Always within
+    [MIN_SHARD, MAX_SHARD] unless the user asked for a size."""
     if requested:
         return requested
-    target = math.ceil(num_requests / max(1, 2 * num_engines))
+    target = num_requests if num_engines <= 1 else math.ceil(num_requests / (2 * num_engines))
     return max(MIN_SHARD, min(MAX_SHARD, target))
 
 

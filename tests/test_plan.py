@@ -24,6 +24,7 @@ def test_shard_size_bounds() -> None:
     assert shard_size_for(10, 4) == MIN_SHARD
     assert shard_size_for(100_000, 1) == MAX_SHARD
     assert shard_size_for(541, 2) == 136
+    assert shard_size_for(100, 1) == 100, "one engine: one batch, as a bare vLLM call would"
     assert shard_size_for(541, 2, requested=7) == 7
 
 

@@ -1,0 +1,104 @@
+"""Generated tokens/s of `rayeval generate` versus a bare vLLM `LLM.chat` on the same prompts.
+
+Same model (the built-in SmolLM2-135M-Instruct), same prompts (the first N IFEval prompts),
+same sampling (greedy, fixed max tokens), same engine settings. Engine load time is reported
+separately and excluded from both rates. rayeval's rate is measured around the scheduler (so it
+includes Ray dispatch, shard journaling and writing the outputs); the bare rate around the one
+`LLM.chat` call. Target: ratio >= 0.90.
+
+    python bench/bench_generate_throughput.py [--prompts 64] [--max-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import tempfile
+import time
+from pathlib import Path
+
+
+def bare_vllm(model_path: str, prompts: list[str], max_tokens: int, queue) -> None:
+    """Runs in its own process, so the two engines never share memory or threads."""
+    from vllm import LLM, SamplingParams
+
+    from rayeval.config import EngineConfig
+
+    started = time.perf_counter()
+    llm = LLM(model=model_path, gpu_memory_utilization=EngineConfig().memory_fraction(False), enforce_eager=True, seed=0)
+    load = time.perf_counter() - started
+    params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
+    started = time.perf_counter()
+    outputs = llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling_params=[params] * len(prompts), use_tqdm=False)
+    seconds = time.perf_counter() - started
+    queue.put({"load": load, "seconds": seconds, "tokens": sum(len(o.outputs[0].token_ids) for o in outputs)})
+
+
+def rayeval_generate(model_path: str, limit: int, max_tokens: int) -> dict:
+    import ray
+
+    from rayeval import benchmarks
+    from rayeval.config import EngineConfig, SamplingConfig
+    from rayeval.data import DataSource
+    from rayeval.engine.placement import EngineLayout
+    from rayeval.engine.pool import EnginePool
+    from rayeval.generation import GenerateRequest, make_plan
+    from rayeval.models import ModelSpec
+    from rayeval.ray_session import connect
+    from rayeval.scheduler import Scheduler
+    from rayeval.store import ResultStore
+
+    connect(None)
+    with tempfile.TemporaryDirectory() as results:
+        request = GenerateRequest(
+            models=[ModelSpec(id="bench", path=model_path)],
+            benchmarks=[benchmarks.get("ifeval")],
+            sampling=SamplingConfig(max_tokens=max_tokens),
+            engine=EngineConfig(),
+            limit=limit,
+        )
+        store, data = ResultStore(Path(results)), DataSource()
+        plan = make_plan(request, data, store, 1)
+        pool = EnginePool(EngineLayout(num_engines=1, tp_size=1, use_gpu=False), request.engine)
+        ray.get([h.actor.describe.remote() for h in pool.start()])
+        try:
+            started = time.perf_counter()
+            report = Scheduler(pool, store, request.sampling).run(plan)
+            wall = time.perf_counter() - started
+        finally:
+            pool.shutdown()
+    ray.shutdown()
+    return {"load": report.load_seconds, "seconds": wall - report.load_seconds, "tokens": report.completion_tokens}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args()
+
+    from rayeval.benchmarks.ifeval import load_ifeval_inputs
+    from rayeval.builtin_models import builtin_model_spec
+    from rayeval.data import DataSource
+
+    model_path = builtin_model_spec("smollm2").path
+    prompts = [row["prompt"] for row in load_ifeval_inputs(DataSource())[: args.prompts]]
+
+    queue = multiprocessing.get_context("spawn").Queue()
+    worker = multiprocessing.get_context("spawn").Process(target=bare_vllm, args=(model_path, prompts, args.max_tokens, queue))
+    worker.start()
+    bare = queue.get()
+    worker.join()
+    ours = rayeval_generate(model_path, args.prompts, args.max_tokens)
+
+    bare_rate = bare["tokens"] / bare["seconds"]
+    our_rate = ours["tokens"] / ours["seconds"]
+    print(json.dumps({"prompts": args.prompts, "max_tokens": args.max_tokens, "bare_vllm": bare, "rayeval": ours}, indent=2))
+    print(f"engine load: bare vLLM {bare['load']:.1f}s, rayeval actor {ours['load']:.1f}s (excluded from the rates)")
+    print(f"generated tokens/s: bare vLLM {bare_rate:.1f}, rayeval generate {our_rate:.1f}")
+    print(f"ratio rayeval / bare = {our_rate / bare_rate:.3f} (target >= 0.90)")
+
+
+if __name__ == "__main__":
+    main()
