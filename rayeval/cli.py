@@ -35,6 +35,21 @@ app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
 
+def _show_version(value: bool) -> None:
+    if value:
+        from rayeval import __version__
+
+        out.print(f"rayeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Evaluate LLM checkpoints on IFEval, TruthfulQA, AlpacaEval 2 and LiveBench with vLLM on Ray."""
+
+
 # -- options shared by several commands --------------------------------------------------------
 
 ModelInputs = Annotated[
