@@ -140,3 +140,18 @@ def test_length_controlled_win_rate_with_its_data(tmp_path: Path) -> None:
     assert row["length_controlled_winrate"] == pytest.approx(100 * scores["length_controlled_winrate"])
     assert row["win_rate"] == pytest.approx(17.188240356708075)
     assert not list((tmp_path).rglob("weights"))  # alpaca_eval's GLM weights are not written anywhere
+
+
+def test_annotations_only_folder_uses_records_as_judged(tmp_path: Path) -> None:
+    """Published annotations are the record: a baseline text that differs from the eval set's,
+    or an instruction outside it, must not trigger judging (the judge is unreachable here)."""
+    records = json.loads((SHARED / "data/alpacaeval-reference/claude-2/annotations.json").read_text())
+    records[5]["output_1"] = records[5]["output_1"] + " "
+    records.append({**records[0], "instruction": "An instruction from elsewhere", "preference": 2.0})
+    ctx = make_ctx(tmp_path, SHARED / "data")
+    (ctx.out_dir / "annotations.json").write_text(json.dumps(records))
+    scores = {s.metric: s.value for s in BENCH.evaluate(ctx)}
+    assert scores["n_total"] == 806
+    assert any("outside the eval set" in w for w in ctx.warnings)
+    written = json.loads((ctx.out_dir / "annotations.json").read_text())
+    assert written[-1]["instruction"] == "An instruction from elsewhere" and written[5]["output_1"].endswith(" ")

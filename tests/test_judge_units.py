@@ -11,9 +11,8 @@ import pytest
 
 from rayeval.errors import RayevalError
 from rayeval.judge.cache import JudgeCache, request_digest
-from rayeval.judge.client import RetryPolicy, _Final, _Retryable, parse_retry_after, redact, send_with_retries
+from rayeval.judge.client import RetryPolicy, _Final, _Retryable, display_url, parse_retry_after, redact, send_with_retries
 from rayeval.judge.config import DEFAULT_API_BASE, DEFAULT_MODEL, JudgeConfig
-from rayeval.judge.pool import display_url
 from rayeval.judge.ratelimit import RateSchedule, estimate_tokens
 
 

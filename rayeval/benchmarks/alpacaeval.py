@@ -122,8 +122,14 @@ def evaluate_alpacaeval(ctx: EvalContext) -> list[Score]:
     annotator_name = ctx.options.get("alpacaeval_annotator") or DEFAULT_ANNOTATOR
     judge = JudgeConfig.from_options(ctx.options.get("judge"), default_cache_dir=ctx.out_dir.parent.parent / CACHE_DIRNAME)
     existing = _read_json_list(ctx.out_dir / ANNOTATIONS) or []
-    outputs = _model_outputs(ctx.out_dir, existing)
-    positions, pairs = _pairs(load_eval_set(ctx.data), outputs, ctx.model_id)
+    outputs = _read_json_list(ctx.out_dir / MODEL_OUTPUTS)
+    eval_set = load_eval_set(ctx.data)
+    if outputs is not None:
+        positions, pairs = _pairs(eval_set, outputs, ctx.model_id)
+    elif existing:
+        positions, pairs = _pairs_of_records(eval_set, existing, ctx)
+    else:
+        raise RayevalError(f"no {MODEL_OUTPUTS} in {ctx.out_dir}; run `rayeval generate -b alpacaeval` first")
 
     done = {_pair_key(r): r for r in existing if _reusable(r, annotator_name)}
     todo = [pair for pair in pairs if _pair_key(pair) not in done]
@@ -141,7 +147,7 @@ def evaluate_alpacaeval(ctx: EvalContext) -> list[Score]:
             f"AlpacaEval: {len(failed)} of {len(records)} pairs have no judgement (e.g. {failed[0]['judge_error']}); "
             "they are left out of the counts: run evaluate again to retry them"
         )
-    row = leaderboard_row(records, positions, [o["output"] for o in outputs], _gamed_file(ctx))
+    row = leaderboard_row(records, positions, [pair["output_2"] for pair in pairs], _gamed_file(ctx), ctx)
     _write_leaderboard(ctx.out_dir / LEADERBOARD, ctx.model_id, row)
     return _scores(row)
 
@@ -156,16 +162,6 @@ def _read_json_list(path: Path) -> list[dict[str, Any]] | None:
     if not isinstance(data, list):
         raise RayevalError(f"{path} must hold a JSON list of records; fix or delete it")
     return data
-
-
-def _model_outputs(out_dir: Path, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`model_outputs.json`, or — for an annotations-only folder — the model side of the records."""
-    outputs = _read_json_list(out_dir / MODEL_OUTPUTS)
-    if outputs is not None:
-        return outputs
-    if existing:
-        return [{"instruction": r["instruction"], "output": r["output_2"]} for r in existing]
-    raise RayevalError(f"no {MODEL_OUTPUTS} in {out_dir}; run `rayeval generate -b alpacaeval` first")
 
 
 def _pairs(eval_set: list[dict[str, Any]], outputs: list[dict[str, Any]], model_id: str) -> tuple[list[int], list[dict[str, Any]]]:
@@ -192,6 +188,26 @@ def _pairs(eval_set: list[dict[str, Any]], outputs: list[dict[str, Any]], model_
         }
         for i in positions
     ]
+    return positions, pairs
+
+
+def _pairs_of_records(eval_set: list[dict[str, Any]], records: list[dict[str, Any]], ctx: EvalContext) -> tuple[list[int], list[dict[str, Any]]]:
+    """An annotations-only folder (e.g. published annotations): the records are the pairs, as
+    judged, put in eval-set order; records of unknown instructions go last, with a warning."""
+    where = {row["instruction"]: index for index, row in enumerate(eval_set)}
+    known: dict[int, dict[str, Any]] = {}
+    unknown = []
+    for record in records:
+        index = where.get(record["instruction"])
+        if index is None:
+            unknown.append(record)
+        else:
+            known.setdefault(index, record)
+    if unknown:
+        ctx.warn(f"AlpacaEval: {len(unknown)} annotation(s) have instructions outside the eval set; they are scored but placed last")
+    positions = sorted(known) + list(range(len(eval_set), len(eval_set) + len(unknown)))
+    fields = ("instruction", "output_1", "generator_1", "dataset", "output_2")
+    pairs = [{**{k: r.get(k) for k in fields}, "generator_2": ctx.model_id} for r in [known[i] for i in sorted(known)] + unknown]
     return positions, pairs
 
 
@@ -324,7 +340,9 @@ def _gamed_file(ctx: EvalContext) -> Path | None:
         return None
 
 
-def leaderboard_row(records: list[dict[str, Any]], positions: list[int], outputs: list[str], gamed: Path | None) -> dict[str, Any]:
+def leaderboard_row(
+    records: list[dict[str, Any]], positions: list[int], outputs: list[str], gamed: Path | None, ctx: EvalContext
+) -> dict[str, Any]:
     """The leaderboard columns, from alpaca_eval's metric functions.
 
     `positions` (eval-set indices of the records) index the frame, because the length-control
@@ -338,7 +356,10 @@ def leaderboard_row(records: list[dict[str, Any]], positions: list[int], outputs
     row["avg_length"] = int(pd.Series(outputs, dtype=object).str.len().mean())  # as alpaca_eval's evaluate does
     row["length_controlled_winrate"] = row["lc_standard_error"] = None
     if gamed is not None:
-        row.update(_length_controlled(frame, gamed))
+        try:
+            row.update(_length_controlled(frame, gamed))
+        except Exception as exc:  # the GLM can fail on odd subsets; the other columns still stand
+            ctx.warn(f"AlpacaEval: length-controlled win rate left empty: its GLM failed ({type(exc).__name__}: {exc})")
     return {column: _plain(row[column]) for column in LEADERBOARD_COLUMNS}
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -78,6 +79,14 @@ def redact(text: str, secret: SecretStr | None) -> str:
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
+def display_url(url: str) -> str:
+    """`url` without any user:password part or query, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def parse_retry_after(headers: Any) -> float | None:
     """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date), else None."""
     if headers is None:
@@ -119,7 +128,7 @@ class EndpointClient:
         from openai import AsyncOpenAI
 
         self.model = model
-        self.api_base = api_base
+        self.api_base = display_url(api_base)
         self._key = api_key
         # Local servers (vLLM) take any key; the client insists on a non-empty one.
         secret = api_key.get_secret_value() if api_key is not None else "EMPTY"

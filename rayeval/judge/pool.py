@@ -17,27 +17,18 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
 from rayeval.errors import RayevalError
 from rayeval.judge.cache import JudgeCache
-from rayeval.judge.client import JudgeOutcome, RetryPolicy, redact
+from rayeval.judge.client import JudgeOutcome, RetryPolicy, display_url, redact
 from rayeval.judge.config import JudgeConfig
 
 SLOTS_PER_WORKER = 64
 MAX_WORKERS = 4
 MAX_CHUNK = 16
 PREFLIGHT_TIMEOUT_S = 20.0
-
-
-def display_url(url: str) -> str:
-    """`url` without any user:password part, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str) -> None:
