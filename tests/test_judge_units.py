@@ -22,6 +22,7 @@ def config(**options) -> JudgeConfig:
 
 def test_backend_choice() -> None:
     assert (config().api_base, config().model, config().in_cluster) == (DEFAULT_API_BASE, DEFAULT_MODEL, False)
+    assert config(model=DEFAULT_MODEL).api_base == DEFAULT_API_BASE  # the CLI always passes a model name
     endpoint = config(api_base="http://h:1/v1")
     assert (endpoint.model, endpoint.in_cluster) == (DEFAULT_MODEL, False)
     local = config(model="/models/judge", tp=2)

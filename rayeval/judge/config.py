@@ -30,7 +30,8 @@ class JudgeConfig(BaseModel):
       judge `gpt-4-1106-preview`;
     - only `model` (a local path or hub id): the in-cluster judge, a vLLM OpenAI-compatible
       server started in the Ray cluster on its own placement group of `tp` GPUs;
-    - neither: OpenAI's API with the leaderboard's judge, as the alpaca_eval package does.
+    - neither, or only `model="gpt-4-1106-preview"`: OpenAI's API with the leaderboard's judge,
+      as the alpaca_eval package does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -52,7 +53,8 @@ class JudgeConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _choose_backend(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("api_base") is None and data.get("model") is None:
+        # The leaderboard judge's name is an OpenAI model, never something to serve in-cluster.
+        if isinstance(data, dict) and data.get("api_base") is None and data.get("model") in (None, DEFAULT_MODEL):
             data = {**data, "api_base": DEFAULT_API_BASE}
         return data
 
