@@ -77,17 +77,28 @@ class EngineActor:
                 self.model_path = None
                 self.engine.load(model, sampling)
             except Exception as exc:  # any load failure means this model cannot run here
-                self.engine.unload()
+                self._drop_engine()
                 last = traceback.format_exception_only(type(exc), exc)[-1].strip()
                 outcome.load_error = last[:500]
                 return outcome
             self.model_path = model.path
             outcome.load_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        outcome.results = self.engine.run(requests, sampling)
+        try:
+            outcome.results = self.engine.run(requests, sampling)
+        except Exception:
+            # vLLM's engine core may be dead now; the retry of this shard must start a fresh one.
+            self._drop_engine()
+            raise
         outcome.run_seconds = time.perf_counter() - started
         return outcome
 
-    def shutdown(self) -> None:
-        self.engine.unload()
+    def _drop_engine(self) -> None:
         self.model_path = None
+        try:
+            self.engine.unload()
+        except Exception:  # a dead engine may fail to shut down cleanly; it is discarded anyway
+            pass
+
+    def shutdown(self) -> None:
+        self._drop_engine()
