@@ -61,15 +61,14 @@ def rayeval_generate(model_path: str, limit: int, max_tokens: int) -> dict:
         store, data = ResultStore(Path(results)), DataSource()
         plan = make_plan(request, data, store, 1)
         pool = EnginePool(EngineLayout(num_engines=1, tp_size=1, use_gpu=False), request.engine)
-        ray.get([h.actor.describe.remote() for h in pool.start()])
+        pool.start()
+        pool.wait_ready()
         try:
-            started = time.perf_counter()
             report = Scheduler(pool, store, request.sampling).run(plan)
-            wall = time.perf_counter() - started
         finally:
             pool.shutdown()
     ray.shutdown()
-    return {"load": report.load_seconds, "seconds": wall - report.load_seconds, "tokens": report.completion_tokens}
+    return {"load": report.load_seconds, "seconds": report.wall_seconds - report.load_seconds, "tokens": report.completion_tokens}
 
 
 def main() -> None:

@@ -219,6 +219,8 @@ def evaluate(
     judge_timeout: Annotated[float, typer.Option("--judge-timeout", min=1.0, help="Seconds per judge request.")] = 120.0,
 ) -> None:
     """Score the generation outputs in the results folder."""
+    from pydantic import SecretStr
+
     options = _benchmark_options(
         truthfulqa_version,
         livebench_release,
@@ -226,7 +228,7 @@ def evaluate(
         alpacaeval_annotator=alpacaeval_annotator,
         judge={
             "api_base": judge_api_base,
-            "api_key": judge_api_key,
+            "api_key": SecretStr(judge_api_key) if judge_api_key else None,  # masked in any repr or log
             "model": judge_model,
             "tp": judge_tp,
             "concurrency": judge_concurrency,

@@ -69,6 +69,7 @@ class RunReport:
     shards_retried: int = 0
     engines_lost: int = 0
     shards_by_engine: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
 
 
 def _is_actor_death(exc: BaseException) -> bool:
@@ -240,6 +241,7 @@ class Scheduler:
         """Dispatch every pending shard; return when all are done or their models failed."""
         import ray
 
+        started = time.perf_counter()
         self._prepare(plan)
         while True:
             self._fill()
@@ -256,4 +258,5 @@ class Scheduler:
             ready, _ = ray.wait(list(self._inflight), num_returns=1, timeout=1.0)
             for ref in ready:
                 self._handle(ref)
+        self.report.wall_seconds = time.perf_counter() - started
         return self.report

@@ -9,7 +9,6 @@ Reads ../shared/data for the IFEval prompts.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -100,48 +99,41 @@ def test_tp_groups_land_on_one_node_each(cluster) -> None:
         pool.shutdown()
 
 
-def test_engines_stay_busy_and_models_load_rarely(cluster, tmp_path: Path, shared_data: Path) -> None:
-    models = checkpoints(4)
+def run_on_cluster(tmp_path: Path, shared_data: Path, models: list[ModelSpec], num_engines: int, seconds_per_request: float, progress=None, **pool_options):
+    """Run the scheduler over `models` on stand-in tp-2 engines; `progress(pool)` may build a sink."""
     request = request_for(models)
     store, data = ResultStore(tmp_path), DataSource(shared_data)
-    layout = EngineLayout(num_engines=4, tp_size=2, use_gpu=True)
+    layout = EngineLayout(num_engines=num_engines, tp_size=2, use_gpu=True)
     plan = make_plan(request, data, store, layout.num_engines)
-    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.05))
-    ray.get([h.actor.describe.remote() for h in pool.start()])  # time the scheduler, not actor start-up
+    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=seconds_per_request), **pool_options)
+    pool.start()
+    pool.wait_ready()  # time the scheduler, not actor start-up
+    sink = progress(pool) if progress else None
     try:
-        started = time.perf_counter()
-        report = Scheduler(pool, store, request.sampling).run(plan)
-        wall = time.perf_counter() - started
+        report = Scheduler(pool, store, request.sampling, progress=sink).run(plan)
     finally:
         pool.shutdown()
-    assert sorted(report.finished) == sorted((m.id, "ifeval") for m in models)
     for model in models:
-        assert_each_response_once(store, model, data)
-    assert set(report.shards_by_engine) == {h.name for h in pool.handles} | set(report.shards_by_engine)
+        if model.id not in report.failed_models:
+            assert_each_response_once(store, model, data)
+    return report, sink
+
+
+def test_engines_stay_busy_and_models_load_rarely(cluster, tmp_path: Path, shared_data: Path) -> None:
+    models = checkpoints(4)
+    report, _ = run_on_cluster(tmp_path, shared_data, models, num_engines=4, seconds_per_request=0.05)
+    assert sorted(report.finished) == sorted((m.id, "ifeval") for m in models)
     assert len(report.shards_by_engine) == 4, "every engine must have worked"
-    assert report.model_loads <= len(models) + layout.num_engines, "affinity: few model loads"
-    busy = (report.run_seconds + report.load_seconds) / (wall * layout.num_engines)
+    assert report.model_loads <= len(models) + 4, "affinity: few model loads"
+    busy = (report.run_seconds + report.load_seconds) / (report.wall_seconds * 4)
     assert busy > 0.5, f"engines idle too much: busy fraction {busy:.2f}"
 
 
 def test_killed_engine_still_yields_every_response_once(cluster, tmp_path: Path, shared_data: Path) -> None:
-    models = checkpoints(3)
-    request = request_for(models)
-    store, data = ResultStore(tmp_path), DataSource(shared_data)
-    layout = EngineLayout(num_engines=2, tp_size=2, use_gpu=True)
-    plan = make_plan(request, data, store, layout.num_engines)
-    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.02))
-    pool.start()
-    killer = KillOnce(pool, after=40)
-    try:
-        report = Scheduler(pool, store, request.sampling, progress=killer).run(plan)
-    finally:
-        pool.shutdown()
+    report, killer = run_on_cluster(tmp_path, shared_data, checkpoints(3), 2, 0.02, progress=lambda pool: KillOnce(pool, after=40))
     assert killer.killed is not None
     assert report.engines_lost == 1 and report.shards_retried >= 1
-    assert not report.failed_models
-    for model in models:
-        assert_each_response_once(store, model, data)
+    assert not report.failed_models and len(report.finished) == 3
 
 
 def test_broken_checkpoint_does_not_sink_the_run(cluster, tmp_path: Path, shared_data: Path) -> None:
@@ -193,13 +185,6 @@ def test_interrupted_run_resumes_without_redoing_shards(cluster, tmp_path: Path,
 def test_node_loss_mid_run_finishes_on_remaining_node(cluster, tmp_path: Path, shared_data: Path) -> None:
     """Runs last: it removes a node from the module's cluster."""
     sim, workers = cluster
-    models = checkpoints(2)
-    request = request_for(models)
-    store, data = ResultStore(tmp_path), DataSource(shared_data)
-    layout = EngineLayout(num_engines=4, tp_size=2, use_gpu=True)
-    plan = make_plan(request, data, store, layout.num_engines)
-    pool = EnginePool(layout, request.engine, standin_engine.sleepy_factory(seconds_per_request=0.03), replacement_timeout_s=3)
-    pool.start()
 
     class RemoveNode(SilentProgress):
         removed = False
@@ -209,11 +194,6 @@ def test_node_loss_mid_run_finishes_on_remaining_node(cluster, tmp_path: Path, s
                 self.removed = True
                 sim.remove_node(workers[1])
 
-    try:
-        report = Scheduler(pool, store, request.sampling, progress=RemoveNode()).run(plan)
-    finally:
-        pool.shutdown()
+    report, _ = run_on_cluster(tmp_path, shared_data, checkpoints(2), 4, 0.03, progress=lambda pool: RemoveNode(), replacement_timeout_s=3)
     assert report.engines_lost >= 1
-    assert not report.failed_models
-    for model in models:
-        assert_each_response_once(store, model, data)
+    assert not report.failed_models and len(report.finished) == 2

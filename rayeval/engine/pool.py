@@ -46,6 +46,12 @@ class EnginePool:
         self.handles = [self._create() for _ in range(self.layout.num_engines)]
         return list(self.handles)
 
+    def wait_ready(self) -> None:
+        """Block until every actor has started (so timings measure work, not start-up)."""
+        import ray
+
+        ray.get([h.actor.describe.remote() for h in self.handles])
+
     def _create(self, timeout_s: float | None = None) -> EngineHandle:
         import ray
 
