@@ -188,6 +188,7 @@ class LiveBench(Benchmark):
     # ---- scoring -----------------------------------------------------------------------------
 
     def evaluate(self, ctx: EvalContext) -> list[Score]:
+        from rayeval.scoring.livebench import scorer_spec
         from rayeval.scoring.livebench.pool import Job, score_jobs
 
         questions = self.load_questions(ctx.data, ctx.options)
@@ -216,11 +217,16 @@ class LiveBench(Benchmark):
             raise RayevalError(f"no LiveBench answers under {ctx.out_dir}; run `rayeval generate -b livebench` first")
 
         jobs = [
-            Job(key=f"{category}/{task}/{answer['question_id']}", task=task, question=question, answer=strip_thinking(answer["choices"][0]["turns"][-1]))
+            Job(
+                key=f"{category}/{task}/{answer['question_id']}",
+                scorer=scorer_spec(task),
+                question=question,
+                answer=strip_thinking(answer["choices"][0]["turns"][-1]),
+            )
             for (category, task), pairs in answered.items()
             for question, answer in pairs
         ]
-        jobs.sort(key=lambda job: job.task != "AMPS_Hard")  # slowest first: better packing
+        jobs.sort(key=lambda job: "AMPS_Hard" not in job.key)  # slowest first: better packing
         outcomes = score_jobs(
             jobs,
             workers=int(ctx.options.get("livebench_workers") or os.cpu_count() or 1),

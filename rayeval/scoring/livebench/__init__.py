@@ -46,7 +46,17 @@ _TASKS: dict[str, str] = {
 TASK_NAMES: tuple[str, ...] = tuple(_TASKS)
 
 
+def scorer_spec(task: str) -> str:
+    """The "module:function" of official task `task`'s scorer; KeyError for an unknown task."""
+    return _TASKS[task]
+
+
+def resolve(spec: str) -> TaskScorer:
+    """Import the scorer named by a "module:function" spec."""
+    module_name, _, function_name = spec.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
 def scorer_for(task: str) -> TaskScorer:
     """The scorer of official task `task`; KeyError for a task LiveBench does not define."""
-    module_name, _, function_name = _TASKS[task].partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
+    return resolve(scorer_spec(task))

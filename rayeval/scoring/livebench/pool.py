@@ -20,8 +20,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Job:
+    """One answer to score: `scorer` is a "module:function" spec (see `scorer_spec`)."""
+
     key: str
-    task: str
+    scorer: str
     question: dict
     answer: str
 
@@ -34,12 +36,12 @@ class Outcome:
     error: str | None = None
 
 
-def score_one(task: str, question: dict, answer: str) -> Outcome:
-    """Run the task's scorer; any exception becomes an error outcome."""
-    from rayeval.scoring.livebench import scorer_for
+def score_one(scorer: str, question: dict, answer: str) -> Outcome:
+    """Run the scorer; any exception becomes an error outcome."""
+    from rayeval.scoring.livebench import resolve
 
     try:
-        return Outcome(score=scorer_for(task)(question, answer))
+        return Outcome(score=resolve(scorer)(question, answer))
     except Exception as exc:  # a scorer signals "cannot score" by raising
         return Outcome(score=None, error=f"{type(exc).__name__}: {exc}"[:500])
 
@@ -54,7 +56,7 @@ def _worker_main(conn: Connection) -> None:
         if job is None:
             return
         try:
-            outcome = score_one(job.task, job.question, job.answer)
+            outcome = score_one(job.scorer, job.question, job.answer)
         except BaseException:  # keep the worker alive and the answer accounted for
             outcome = Outcome(score=None, error=traceback.format_exc(limit=2)[-500:])
         conn.send((job.key, outcome))

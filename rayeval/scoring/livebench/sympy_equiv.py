@@ -12,12 +12,18 @@ cannot change the verdict:
    clearly above is not (simplify keeps the value);
 3. a difference with symbols that is clearly non-zero at some point with positive real
    coordinates is not the zero function, so simplify cannot return 0, and since it then has
-   symbols (or is a constant of magnitude > 0.001) the `< 0.001` comparison is undecidable or false;
+   symbols (or is a constant of magnitude > 0.001) the `< 0.001` comparison is undecidable or false
+   (undefined function calls, which the lark parser makes of `x (...)`, are evaluated as one
+   fixed function: simplify's identities hold for every function);
 4. a difference whose rational normal form (`cancel`, the first rewrite simplify itself tries) is 0
    simplifies to 0.
 
 Only differences that vanish numerically but are not proved zero by (4), or sit at the 0.001
 boundary, run the full official `simplify`; the caller bounds it with a timeout.
+
+Two shortcuts come before parsing (the lark parser takes up to seconds per expression): answers
+that `latex_value` reads and finds clearly different are wrong, and an answer identical to the
+ground truth is right as soon as the parser chain can read it.
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ def parse_candidates(latex: str) -> list[Any]:
 
 def latex_equivalent(truth: str, answer: str) -> bool:
     """Whether the official check judges LaTeX `answer` equivalent to `truth`."""
+    from rayeval.scoring.livebench.latex_value import clearly_different
+
+    if clearly_different(truth, answer):
+        return False
+    if truth.strip() == answer.strip() and _antlr_reads(truth):
+        # the official chain parses it (ANTLR is its last resort) and a reading minus itself is 0
+        return True
     truths, answers = parse_candidates(truth), parse_candidates(answer)
     differences = []
     for left in truths:
@@ -73,6 +86,21 @@ def latex_equivalent(truth: str, answer: str) -> bool:
         if verdict is None:
             undecided.append(difference)
     return any(simplify_verdict(difference) for difference in undecided)
+
+
+def _antlr_reads(latex: str) -> bool:
+    """Whether sympy's ANTLR LaTeX backend reads `latex` as a finite expression (it is much
+    faster than the lark backend the official chain tries first)."""
+    import sympy
+    from sympy.parsing.latex import parse_latex
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = parse_latex(latex)
+    except Exception:
+        return False
+    return isinstance(parsed, sympy.Expr) and not parsed.has(*_NON_FINITE())
 
 
 def simplify_verdict(difference: Any) -> bool:
@@ -132,8 +160,23 @@ def _value_at(difference: Any, symbols: list[Any], shift: int) -> float | None:
     return _magnitude(difference, point)
 
 
+def _concrete_functions(expression: Any) -> Any:
+    """`expression` with every undefined function call (the lark parser reads `x (...)` as one)
+    replaced by one fixed polynomial of its arguments: an identity simplify proves holds for
+    every function, so a non-zero value with this one shows it is not one."""
+    import sympy
+    from sympy.core.function import AppliedUndef
+
+    def polynomial(*args: Any) -> Any:
+        total = sympy.Add(*args)
+        return sympy.Float("0.5772") + sympy.Float("0.3183") * total + sympy.Float("0.1") * total**2
+
+    return expression.replace(lambda node: isinstance(node, AppliedUndef), lambda node: polynomial(*node.args))
+
+
 def _magnitude(expression: Any, point: dict) -> float | None:
     try:
+        expression = _concrete_functions(expression)
         value = expression.evalf(_DIGITS, subs=point) if point else expression.evalf(_DIGITS)
         if not value.is_number or value.has(*_NON_FINITE()):
             return None
