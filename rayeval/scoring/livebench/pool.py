@@ -129,9 +129,12 @@ def score_jobs(jobs: list[Job], workers: int, timeout: float) -> dict[str, Outco
                     else:
                         worker.job = None
                     outcomes[key] = outcome
-                elif worker.process.sentinel in ready or time.monotonic() >= worker.deadline:
-                    reason = "scoring worker died" if not worker.process.is_alive() else f"scoring timed out after {timeout:g} s"
-                    outcomes[job.key] = Outcome(None, reason)
+                elif worker.process.sentinel in ready:
+                    worker.process.join(5)
+                    outcomes[job.key] = Outcome(None, f"scoring worker died (exit code {worker.process.exitcode})")
+                    pool[index] = _replace(worker, context)
+                elif time.monotonic() >= worker.deadline:
+                    outcomes[job.key] = Outcome(None, f"scoring timed out after {timeout:g} s")
                     pool[index] = _replace(worker, context)
     finally:
         for worker in pool:

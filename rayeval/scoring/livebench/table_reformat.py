@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from io import StringIO
 from typing import Any
 
@@ -20,7 +21,9 @@ V2_RELEASE = "2025-04-25"
 
 def score_tablereformat(question: dict, llm_answer: str) -> int:
     version = "v2" if question["livebench_release_date"] >= V2_RELEASE else "v1"
-    return score_table(question["turns"][0], question["ground_truth"], llm_answer, version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecation notes about the official read calls
+        return score_table(question["turns"][0], question["ground_truth"], llm_answer, version)
 
 
 def target_format(prompt: str, version: str) -> str:
