@@ -160,9 +160,11 @@ def test_latex_equivalent_follows_sympys_reading_not_mathematics() -> None:
 def test_numeric_reader_subset() -> None:
     assert latex_value(r"\frac{1}{2} + 2^{3}") == pytest.approx(8.5)
     assert latex_value(r"\sqrt[3]{-8}") == pytest.approx(1 + 1.7320508j)  # principal root, as sympy
-    assert latex_value(r"\sin (x)") is None  # functions are left to sympy
+    assert latex_value(r"2 \cos (0)") == pytest.approx(2)  # a function last in its group
+    assert latex_value(r"\sin (x) - 2") is None  # sympy may read this as sin(x - 2)
+    assert latex_value(r"\sin x") is None
     assert latex_value("x (x+1)") is None  # may be a function call
     assert latex_value("1/2 x") is None  # ambiguous
     assert clearly_different("2", "3")
     assert not clearly_different("2", "2.0005")
-    assert not clearly_different(r"\sin(x)", "3")
+    assert not clearly_different(r"\sin(x) \cos(x)", "3")

@@ -1,13 +1,14 @@
 """A strict numeric reader for simple LaTeX, used to reject AMPS_Hard answers without sympy.
 
 It reads a deliberately small subset that sympy's LaTeX parser reads one way only: numbers,
-one-letter symbols, `\\lambda`, `\\pi`, + - * /, powers, `\\frac`, `\\sqrt`, `\\sqrt[n]`, with
-implicit multiplication. It evaluates it with complex floating point where every symbol has a
-fixed positive value, on principal branches like sympy. Anything else makes it give up (None) and
+one-letter symbols, `\\lambda`, `\\pi`, + - * /, powers, `\\frac`, `\\sqrt`, `\\sqrt[n]`, trig
+functions and logs, with implicit multiplication. It evaluates it with complex floating point
+where every symbol has a fixed positive value, on principal branches like sympy. Anything else makes it give up (None) and
 the caller uses the official sympy check. Deliberately left out:
 
-- functions (`\\sin`, `\\log`, ...): sympy's lark grammar lets a function swallow the rest of a
-  sum (`\\sec^2(u)-2` reads as `sec(u - 2)**2`) and returns several such readings;
+- functions (`\\sin`, `\\log`, ...) with anything after them in their group: sympy's lark grammar
+  lets a function swallow the rest (`\\sec^2(u)-2` reads as `sec(u - 2)**2`) and returns several
+  such readings; `\\sin(u)` or `\\sin^2(u)` last in the text or in a `(...)`/`{...}` group is read;
 - a letter directly before `(` (a function call for lark), `a/b c`, `x^23`, two numbers in a row.
 
 Symbols are generic, as in sympy's parse: `e` and `i` are plain symbols, not constants.
@@ -20,6 +21,17 @@ import re
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|\\([a-zA-Z]+)|([a-zA-Z])|([-+*/^(){}\[\]]))")
 _SYMBOL_COMMANDS = ("lambda",)
+_FUNCTIONS = {
+    "sin": cmath.sin,
+    "cos": cmath.cos,
+    "tan": cmath.tan,
+    "sec": lambda z: 1 / cmath.cos(z),
+    "csc": lambda z: 1 / cmath.sin(z),
+    "cot": lambda z: cmath.cos(z) / cmath.sin(z),
+    "log": lambda z: cmath.log(_principal(z)),
+    "ln": lambda z: cmath.log(_principal(z)),
+}
+_GROUP_ENDS = (None, ("op", ")"), ("op", "}"))
 
 
 def _principal(value: complex) -> complex:
@@ -141,6 +153,15 @@ class _Reader:
             return symbol_value(value, self.point)
         raise Unsupported("exponent")
 
+    def function(self, name: str) -> complex:
+        """`\\name(arg)` or `\\name^k(arg)`, read only when nothing follows in its group: sympy's
+        parser lets a function take everything after it as its argument."""
+        power = self.exponent() if self.peek() == ("op", "^") and self.take() else None
+        value = _FUNCTIONS[name](self.group("(", ")"))
+        if self.peek() not in _GROUP_ENDS:
+            raise Unsupported("a function followed by more may swallow it")
+        return value if power is None else value**power
+
     def group(self, open_: str, close: str) -> complex:
         self.take("op", open_)
         value = self.expression()
@@ -175,6 +196,8 @@ class _Reader:
             return cmath.sqrt(_principal(self.group("{", "}")))
         if value == "pi":
             return complex(cmath.pi)
+        if value in _FUNCTIONS:
+            return self.function(value)
         if value in _SYMBOL_COMMANDS:
             if self.peek() == ("op", "("):
                 raise Unsupported("a symbol before ( may be a function call")

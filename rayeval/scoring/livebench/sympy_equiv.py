@@ -32,7 +32,8 @@ import warnings
 from typing import Any
 
 _PROBE_VALUES = ("0.7318", "1.2913", "2.0377", "0.4451", "1.6789", "2.9021", "0.9157", "1.4603")
-_DIGITS = 40
+_DIGITS = 30
+_POINTS = 3
 _BOUND = 0.001
 _MARGIN = 1e-6
 _NUMERIC_ZERO = 1e-20
@@ -65,8 +66,8 @@ def latex_equivalent(truth: str, answer: str) -> bool:
     """Whether the official check judges LaTeX `answer` equivalent to `truth`."""
     from rayeval.scoring.livebench.latex_value import clearly_different
 
-    if clearly_different(truth, answer):
-        return False
+    if not answer.strip() or clearly_different(truth, answer):
+        return False  # no parser reads an empty string
     if truth.strip() == answer.strip() and _antlr_reads(truth):
         # the official chain parses it (ANTLR is its last resort) and a reading minus itself is 0
         return True
@@ -130,9 +131,12 @@ def quick_verdict(difference: Any) -> bool | None:
     symbols = sorted(difference.free_symbols, key=str)
     if not symbols:
         return _constant_verdict(difference)
-    values = [_value_at(difference, symbols, shift) for shift in range(4)]
-    if any(value is not None and value > 2 * _BOUND for value in values):
-        return False
+    values = []
+    for shift in range(_POINTS):
+        value = _value_at(difference, symbols, shift)
+        if value is not None and value > 2 * _BOUND:
+            return False
+        values.append(value)
     if all(value is not None and value < _NUMERIC_ZERO for value in values) and _cancels(difference):
         return True
     return None
