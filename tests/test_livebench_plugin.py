@@ -178,3 +178,30 @@ def test_registry_names_the_other_helpers_modules() -> None:
     assert scorer_spec("summarize") == "rayeval.scoring.livebench.instruction_following:score_instruction_following"
     with pytest.raises(KeyError):
         scorer_spec("house_traversal")
+
+
+def test_hub_questions_come_from_the_category_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {**_question("h1", "spatial", "reasoning", "3"), "livebench_release_date": datetime.datetime(2024, 7, 26), "livebench_removal_date": None},
+        {**_question("h2", "spatial", "reasoning", "4"), "livebench_release_date": datetime.datetime(2025, 5, 30), "livebench_removal_date": None},
+        {**_question("h3", "zebra_puzzle", "reasoning", "a"), "livebench_release_date": datetime.datetime(2024, 6, 24), "livebench_removal_date": None},
+    ]
+    parquet = tmp_path / "test-00000-of-00001.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    asked = []
+
+    def fake_download(self: DataSource, hub: object) -> Path:
+        asked.append(hub)
+        if getattr(hub, "repo_id") != "livebench/reasoning":
+            raise RayevalError("offline")
+        return parquet
+
+    monkeypatch.setattr(DataSource, "_download", fake_download)
+    items = BENCHMARK.load_items(DataSource(cache_dir=tmp_path), {"livebench_tasks": ["spatial", "zebra_puzzle"]})
+    assert [(item.key, item.data["livebench_release_date"]) for item in items] == [("h1", "2024-07-26"), ("h3", "2024-06-24")]
+    assert {(hub.repo_id, hub.filename) for hub in asked} == {("livebench/reasoning", "data/test-00000-of-00001.parquet")}

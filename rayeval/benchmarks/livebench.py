@@ -200,16 +200,13 @@ class LiveBench(Benchmark):
                 ctx.warn(f"livebench: {path} is not among the selected tasks/release; not scored")
                 continue
             by_id = {str(row["question_id"]): row for row in questions[(category, task)]}
-            pairs, outside = [], 0
-            for answer in read_jsonl(path):
-                question = by_id.get(str(answer["question_id"]))
-                if question is None:
-                    outside += 1
-                else:
-                    pairs.append((question, answer))
+            # a question answered twice counts once, with its last answer (as officially)
+            latest = {str(answer["question_id"]): answer for answer in read_jsonl(path)}
+            pairs = [(by_id[qid], answer) for qid, answer in latest.items() if qid in by_id]
+            outside = len(latest) - len(pairs)
             if outside:
                 ctx.warn(f"livebench: {outside} answers in {path} are for questions outside release {_release_option(ctx.options)}; not scored")
-            missing = len(by_id) - len({str(answer["question_id"]) for _, answer in pairs})
+            missing = len(by_id) - len(pairs)
             if missing:
                 ctx.warn(f"livebench: {category}/{task} has no answer for {missing} of its {len(by_id)} selected questions")
             answered[(category, task)] = pairs

@@ -7,6 +7,12 @@ is right only when it literally ends with the ground truth.
 
 Equivalence is decided exactly as the official check (see `rayeval.scoring.livebench.sympy_equiv`),
 only faster.
+
+This is the scorer of August 2025. Later upstream versions differ: `simplify` runs under a 60 s
+limit, the last parser fallback is latex2sympy2 instead of sympy's ANTLR backend, and an answer
+sympy cannot confirm goes to an OpenAI model (without an API key that is an error there). In
+August 2025 the model fallback ran only when `OPENAI_API_KEY` was set; the reference judgments were
+made without it, and so are ours.
 """
 
 from __future__ import annotations

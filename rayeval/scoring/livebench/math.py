@@ -4,6 +4,10 @@ The official scorer dispatches on the question's `subtask` (not its task): `amc*
 `*_amc_*` are multiple-choice contests, `aime*` three-digit answers, `imo`/`usamo` proof
 rearrangements (fill-in lists of expression ids, scored by list edit distance). AMPS_Hard lives in
 `amps_hard.py` (it needs sympy).
+
+These are the rules of the official scorer as of August 2025. Later upstream versions also accept
+an AIME answer given as one repeated character in `<solution>` tags (a no-op for three-digit
+answers in practice) and compute the olympiad edit distance in pure Python (same values).
 """
 
 from __future__ import annotations
