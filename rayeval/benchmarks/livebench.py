@@ -10,13 +10,15 @@ dir, the hub datasets `livebench/<category>`. Options:
   one answer's scoring (seconds).
 
 Generation writes `<category>/<task>/model_answer.jsonl` in LiveBench's answer format (sorted by
-`question_id`), then `generation_complete.json` (release, tasks, counts). The task set depends on
+`question_id`), then `generation_complete.json` (the tasks written and their answer counts). The task set depends on
 the options, so that marker, written last, is the "generation done" file.
 
 Evaluation scores every `model_answer.jsonl` of a selected task against the selected questions
 (reasoning `<think>...</think>` spans removed first, as the official scorer does), writes
 `judgment.jsonl` next to each, and `scores.json` with per-task means, category means (mean of
-their tasks) and the overall mean (of categories), all ×100 as `show_livebench_result` reports.
+their tasks) and the overall mean (of categories), all ×100 as `show_livebench_result` reports
+(which shows a category only when all its tasks have judgments; here a mean covers the tasks and
+categories that were answered).
 An answer that cannot be scored gets `score: null` and an `error`; it is counted, not averaged in.
 """
 
@@ -191,28 +193,7 @@ class LiveBench(Benchmark):
         from rayeval.scoring.livebench import scorer_spec
         from rayeval.scoring.livebench.pool import Job, score_jobs
 
-        questions = self.load_questions(ctx.data, ctx.options)
-        answer_files = sorted(ctx.out_dir.glob(f"*/*/{ANSWERS}"))
-        answered: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
-        for path in answer_files:
-            category, task = path.parent.parent.name, path.parent.name
-            if (category, task) not in questions:
-                ctx.warn(f"livebench: {path} is not among the selected tasks/release; not scored")
-                continue
-            by_id = {str(row["question_id"]): row for row in questions[(category, task)]}
-            # a question answered twice counts once, with its last answer (as officially)
-            latest = {str(answer["question_id"]): answer for answer in read_jsonl(path)}
-            pairs = [(by_id[qid], answer) for qid, answer in latest.items() if qid in by_id]
-            outside = len(latest) - len(pairs)
-            if outside:
-                ctx.warn(f"livebench: {outside} answers in {path} are for questions outside release {_release_option(ctx.options)}; not scored")
-            missing = len(by_id) - len(pairs)
-            if missing:
-                ctx.warn(f"livebench: {category}/{task} has no answer for {missing} of its {len(by_id)} selected questions")
-            answered[(category, task)] = pairs
-        if not answered:
-            raise RayevalError(f"no LiveBench answers under {ctx.out_dir}; run `rayeval generate -b livebench` first")
-
+        answered = _answered_questions(ctx, self.load_questions(ctx.data, ctx.options))
         jobs = [
             Job(
                 key=f"{category}/{task}/{answer['question_id']}",
@@ -238,6 +219,31 @@ class LiveBench(Benchmark):
         scores += [Score(f"task/{name}", row["score"]) for name, row in summary["tasks"].items()]
         scores.append(Score("scoring_errors", float(summary["errors"])))
         return scores
+
+
+def _answered_questions(ctx: EvalContext, questions: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], list[tuple[dict, dict]]]:
+    """(question, answer) pairs per selected task found in `ctx.out_dir`; what cannot be matched
+    is reported through `ctx.warn`."""
+    answered: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
+    for path in sorted(ctx.out_dir.glob(f"*/*/{ANSWERS}")):
+        category, task = path.parent.parent.name, path.parent.name
+        if (category, task) not in questions:
+            ctx.warn(f"livebench: {path} is not among the selected tasks/release; not scored")
+            continue
+        by_id = {str(row["question_id"]): row for row in questions[(category, task)]}
+        # a question answered twice counts once, with its last answer (as officially)
+        latest = {str(answer["question_id"]): answer for answer in read_jsonl(path)}
+        pairs = [(by_id[qid], answer) for qid, answer in latest.items() if qid in by_id]
+        outside = len(latest) - len(pairs)
+        if outside:
+            ctx.warn(f"livebench: {outside} answers in {path} are for questions outside release {_release_option(ctx.options)}; not scored")
+        missing = len(by_id) - len(pairs)
+        if missing:
+            ctx.warn(f"livebench: {category}/{task} has no answer for {missing} of its {len(by_id)} selected questions")
+        answered[(category, task)] = pairs
+    if not answered:
+        raise RayevalError(f"no LiveBench answers under {ctx.out_dir}; run `rayeval generate -b livebench` first")
+    return answered
 
 
 def answer_row(question: dict, model_id: str, result: GenerationResult) -> dict:
