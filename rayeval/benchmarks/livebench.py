@@ -6,8 +6,8 @@ dir, the hub datasets `livebench/<category>`. Options:
 - `livebench_release` (default "2024-11-25"): keep questions released on or before that date and
   not removed on or before it (`livebench_removal_date` empty or later), as the official tool does;
 - `livebench_tasks`: category and/or task names to run (None: every task with data);
-- `livebench_workers` / `livebench_item_timeout`: scoring processes and the wall-clock limit of
-  one answer's scoring (seconds).
+- `livebench_workers` / `livebench_item_timeout`: scoring processes (default: the usable cores,
+  at most 8) and the wall-clock limit of one answer's scoring (default 300 s).
 
 Generation writes `<category>/<task>/model_answer.jsonl` in LiveBench's answer format (sorted by
 `question_id`), then `generation_complete.json` (the tasks written and their answer counts). The task set depends on
@@ -54,6 +54,7 @@ JUDGMENTS = "judgment.jsonl"
 SCORES = "scores.json"
 DONE_MARKER = "generation_complete.json"
 DEFAULT_ITEM_TIMEOUT = 300.0
+DEFAULT_MAX_WORKERS = 8
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
@@ -204,10 +205,11 @@ class LiveBench(Benchmark):
             for (category, task), pairs in answered.items()
             for question, answer in pairs
         ]
-        jobs.sort(key=lambda job: "AMPS_Hard" not in job.key)  # slowest first: better packing
+        # slowest first (sympy parses of long AMPS_Hard expressions), so no straggler ends the run
+        jobs.sort(key=lambda job: ("AMPS_Hard" not in job.key, -len(str(job.question.get("ground_truth", "")))))
         outcomes = score_jobs(
             jobs,
-            workers=int(ctx.options.get("livebench_workers") or os.cpu_count() or 1),
+            workers=int(ctx.options.get("livebench_workers") or min(DEFAULT_MAX_WORKERS, len(os.sched_getaffinity(0)))),
             timeout=float(ctx.options.get("livebench_item_timeout") or DEFAULT_ITEM_TIMEOUT),
         )
         summary = _write_judgments(ctx, answered, outcomes)

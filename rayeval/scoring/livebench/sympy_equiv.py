@@ -71,7 +71,8 @@ def latex_equivalent(truth: str, answer: str) -> bool:
     if truth.strip() == answer.strip() and _antlr_reads(truth):
         # the official chain parses it (ANTLR is its last resort) and a reading minus itself is 0
         return True
-    truths, answers = parse_candidates(truth), parse_candidates(answer)
+    truths = parse_candidates(truth)
+    answers = parse_candidates(answer) if truths else []  # an unreadable side fails either way
     differences = []
     for left in truths:
         for right in answers:
