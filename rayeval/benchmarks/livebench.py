@@ -106,7 +106,7 @@ def _release_option(options: dict[str, Any]) -> str:
 class LiveBench(Benchmark):
     name = "livebench"
     results_dirname = "livebench"
-    default_max_tokens = 4096
+    default_max_tokens = 4096  # the official `gen_api_answer --max-tokens` default (greedy decoding there)
 
     # ---- questions ---------------------------------------------------------------------------
 
