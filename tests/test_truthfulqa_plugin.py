@@ -69,6 +69,11 @@ def test_binary_order_is_seeded_and_mixed(items):
 def test_mc_off_gives_generation_requests_only():
     few = BENCHMARK.load_items(DataSource(), {"truthfulqa_mc": "false"})[:3]
     assert all(isinstance(r, ChatRequest) for r in BENCHMARK.build_requests(few))
+    few = BENCHMARK.load_items(DataSource(), {"truthfulqa_mc": False})[:3]
+    assert all(isinstance(r, ChatRequest) for r in BENCHMARK.build_requests(few))
+    # an option the CLI leaves unset (None) keeps the default: MC on
+    unset = BENCHMARK.load_items(DataSource(), {"truthfulqa_mc": None, "truthfulqa_version": None})[:1]
+    assert len(BENCHMARK.build_requests(unset)) == 3
 
 
 def _fake_results(requests):

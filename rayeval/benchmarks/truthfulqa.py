@@ -117,8 +117,10 @@ def load_2022(data: DataSource) -> list[dict[str, Any]]:
     return records
 
 
-def _flag(value: Any) -> bool:
-    """A boolean option that may arrive as a CLI string."""
+def _flag(value: Any, default: bool) -> bool:
+    """A boolean option that may arrive as a CLI string, or as None when not given."""
+    if value is None:
+        return default
     if isinstance(value, str):
         return value.strip().lower() not in {"0", "false", "no", "off"}
     return bool(value)
@@ -135,11 +137,11 @@ class TruthfulQA(Benchmark):
     default_max_tokens = 50
 
     def load_items(self, data: DataSource, options: dict[str, Any]) -> list[Item]:
-        version = str(options.get("truthfulqa_version", "2025"))
+        version = str(options.get("truthfulqa_version") or "2025")
         if version not in VERSIONS:
             raise RayevalError(f"unknown TruthfulQA version {version!r}; use one of: {', '.join(VERSIONS)}")
         records = load_2025(data) if version == "2025" else load_2022(data)
-        with_mc = _flag(options.get("truthfulqa_mc", True))
+        with_mc = _flag(options.get("truthfulqa_mc"), default=True)
         items = []
         for index, record in enumerate(records):
             if not with_mc:
