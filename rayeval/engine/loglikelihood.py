@@ -8,7 +8,10 @@ for the continuation's prompt positions. No Ray here; engine actors call it.
 Token split (lm-evaluation-harness conventions, `TemplateLM._encode_pair` / `loglikelihood`):
 
 - trailing whitespace of the context moves to the front of the continuation (`"A: "` + `"x"` is
-  scored as `"A:"` + `" x"`), so a space is not a context token the continuation must follow;
+  scored as `"A:"` + `" x"`), so a space is not a context token the continuation must follow.
+  This applies to chat contexts too: a template's final newline after the assistant header is
+  scored as the first continuation token (the same for every continuation, so comparisons
+  between them do not change; `num_tokens` counts it);
 - the continuation's tokens are those of `encode(context + continuation)` after the first
   `len(encode(context))` tokens, and the scored sequence is `encode(context)` + those tokens, so
   a token merging across the boundary is scored as part of the continuation;

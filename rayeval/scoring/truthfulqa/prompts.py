@@ -8,7 +8,8 @@
 - Binary (Jan 2025 TruthfulQA): one user turn (rendered with the model's chat template, the
   assistant turn opened) showing the best answer and the best incorrect answer as `(A)` and `(B)`
   in an order drawn from a generator seeded with the question; the continuations are the bare
-  letters `"A"` and `"B"`, so the model's choice is the more likely letter.
+  letters `"A"` and `"B"`, so the model's choice is the more likely letter (any trailing newline
+  of the template is scored with both letters alike; see `rayeval.engine.loglikelihood`).
 """
 
 from __future__ import annotations
