@@ -136,3 +136,8 @@ def test_2022_comes_from_the_hub_dataset_files(tmp_path):
     requests = BENCHMARK.build_requests([item])
     assert [type(r) for r in requests] == [ChatRequest, LoglikelihoodRequest]
     assert requests[1].continuations == (" Best", " Bad", " Good one")  # MC1's choices, then MC2's new ones
+    pd.DataFrame({"question": ["Other?"], "mc1_targets": [{"choices": ["x"], "labels": [1]}], "mc2_targets": [{"choices": ["x"], "labels": [1]}]}).to_parquet(
+        choice / "validation-00000-of-00001.parquet"
+    )
+    with pytest.raises(RayevalError, match="Q\\?"):
+        BENCHMARK.load_items(DataSource(data_dir=tmp_path), {"truthfulqa_version": "2022"})

@@ -97,11 +97,12 @@ def load_2022(data: DataSource) -> list[dict[str, Any]]:
         config: pd.read_parquet(data.find(f"truthfulqa/truthful_qa/{name}", HubFile(repo_id=HUB_REPO, filename=name)))
         for config, name in HUB_FILES.items()
     }
-    generation, choice = frames["generation"], frames["multiple_choice"]
-    if list(generation["question"]) != list(choice["question"]):
-        raise RayevalError(f"the {HUB_REPO} generation and multiple_choice files list different questions; pull both again")
+    choices = {mc["question"]: mc for mc in frames["multiple_choice"].to_dict("records")}
     records = []
-    for gen, mc in zip(generation.to_dict("records"), choice.to_dict("records")):
+    for gen in frames["generation"].to_dict("records"):
+        mc = choices.get(gen["question"])
+        if mc is None:
+            raise RayevalError(f"{gen['question']!r} is in the {HUB_REPO} generation file but not in multiple_choice; pull both again")
         row = {
             column: "; ".join(str(a) for a in gen[field]) if column.endswith("Answers") else str(gen[field])
             for column, field in _HUB_COLUMNS.items()
