@@ -36,6 +36,7 @@ def evaluated(tmp_path_factory):
     out = tmp_path_factory.mktemp("results") / MODEL / "truthfulqa"
     out.mkdir(parents=True)
     shutil.copy(REFERENCE / "answers.csv", out / "TruthfulQA_generated.csv")
+    assert BENCHMARK.generation_done(out)  # answers from elsewhere count as a finished generation
     ctx = EvalContext(model_id=MODEL, out_dir=out, data=DataSource())
     scores = BENCHMARK.evaluate(ctx)
     return out, scores, ctx

@@ -90,6 +90,7 @@ def _fake_results(requests):
 def test_generation_files(items, tmp_path):
     few = items[:4]
     requests = BENCHMARK.build_requests(few)
+    assert not BENCHMARK.generation_done(tmp_path)
     BENCHMARK.write_generations(tmp_path, "my-model", few, _fake_results(requests))
     assert BENCHMARK.generation_done(tmp_path)
     with (tmp_path / "TruthfulQA_generated.csv").open(encoding="utf-8", newline="") as handle:

@@ -19,7 +19,8 @@ for the binary choice. Prompts are documented in `rayeval.scoring.truthfulqa.pro
 Generation files (written when the engine is done):
 
 - `TruthfulQA_generated.csv`: the input CSV (same columns, same order) plus a column named after
-  the model with the stripped answers, the file the official `evaluate.py` reads;
+  the model with the stripped answers, the file the official `evaluate.py` reads. Its presence
+  marks the generation as done, so answers produced elsewhere can be dropped in and scored;
 - `mc_loglikelihoods.jsonl`: per question, the raw per-choice log-likelihoods and labels
   (`null` when MC was not requested). Scoring them is `evaluate`'s job.
 
@@ -179,16 +180,19 @@ class TruthfulQA(Benchmark):
         return (best, incorrect) if prompts.binary_order(item.data["row"]["Question"]) else (incorrect, best)
 
     def generation_files(self) -> list[str]:
-        return [GENERATED, LOGLIKELIHOODS]
+        # Only the CSV: answers generated elsewhere (or by the official code) are scored as they
+        # are, and MC scores are reported missing when there are no log-likelihoods.
+        return [GENERATED]
 
     def write_generations(self, out_dir: Path, model_id: str, items: list[Item], results: dict[str, Result]) -> None:
+        # The log-likelihoods first: the CSV is what marks the generation as done.
+        atomic_write_jsonl(out_dir / LOGLIKELIHOODS, (self._loglikelihood_row(item, results) for item in items))
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([*items[0].data["row"], model_id])
         for item in items:
             writer.writerow([*item.data["row"].values(), results[f"gen/{item.key}"].text.strip()])
         atomic_write_text(out_dir / GENERATED, buffer.getvalue())
-        atomic_write_jsonl(out_dir / LOGLIKELIHOODS, (self._loglikelihood_row(item, results) for item in items))
 
     def _loglikelihood_row(self, item: Item, results: dict[str, Result]) -> dict[str, Any]:
         row: dict[str, Any] = {"key": item.key, "question": item.data["row"]["Question"], "mc": None, "binary": None}
