@@ -96,7 +96,7 @@ def evaluate_generation(ctx: EvalContext) -> list[Score]:
     atomic_write_text(ctx.out_dir / RESULTS, buffer.getvalue())
     skipped = sum(s is None for s in scored)
     if skipped:
-        ctx.warn(f"truthfulqa: {skipped} of {len(rows)} rows have no answer (empty or an NA string) or no references and are left out of the BLEU/ROUGE means")
+        ctx.warn(f"{skipped} of {len(rows)} rows have no answer (empty or an NA string) or no references and are left out of the BLEU/ROUGE means")
     present = [s for s in scored if s is not None]
     return [Score(f"{m}_{c}", _mean([float(getattr(s[m], c)) for s in present])) for m in METRICS for c in CALCS]
 
@@ -125,7 +125,7 @@ def evaluate_multiple_choice(ctx: EvalContext) -> list[Score]:
     """MC1/MC2/binary from the stored log-likelihoods: writes `mc_results.jsonl`."""
     path = ctx.out_dir / LOGLIKELIHOODS
     if not path.is_file():
-        ctx.warn(f"truthfulqa: {path} is missing, so no multiple-choice scores; rerun generation to get them")
+        ctx.warn(f"{path} is missing, so no multiple-choice scores; rerun generation to get them")
         return []
     results = [_mc_result(row) for row in read_jsonl(path)]
     if all(r["mc1"] is None and r["binary"] is None for r in results):
