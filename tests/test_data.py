@@ -29,7 +29,7 @@ def test_data_dir_is_strict(tmp_path: Path) -> None:
 def test_shared_data_dir_is_used_as_given(shared_data: Path) -> None:
     """Reads ../shared/data."""
     path = DataSource(shared_data).find("truthfulqa/TruthfulQA.csv")
-    assert path == shared_data / "truthfulqa" / "TruthfulQA.csv"
+    assert path == (shared_data / "truthfulqa" / "TruthfulQA.csv").resolve()
 
 
 def test_unreachable_hub_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
