@@ -93,6 +93,7 @@ def generate(
     address: Address = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and start nothing.")] = False,
     truthfulqa_version: TruthfulQAVersion = "2025",
+    truthfulqa_mc: Annotated[bool, typer.Option("--truthfulqa-mc/--no-truthfulqa-mc", help="Also score TruthfulQA MC1/MC2/binary by log-likelihood (1.35M prompt tokens: minutes on a GPU, hours on a CPU).")] = True,
     livebench_release: LiveBenchRelease = "2024-11-25",
     livebench_tasks: LiveBenchTasks = None,
 ) -> None:
@@ -105,7 +106,7 @@ def generate(
         benchmarks=_benchmarks(benchmarks),
         sampling=SamplingConfig(temperature=temperature, max_tokens=max_tokens, seed=seed),
         engine=EngineConfig(tp_size=tp_size, gpu_memory_utilization=gpu_mem, max_model_len=max_model_len),
-        options=_benchmark_options(truthfulqa_version, livebench_release, livebench_tasks),
+        options=_benchmark_options(truthfulqa_version, livebench_release, livebench_tasks, truthfulqa_mc=truthfulqa_mc),
         limit=limit,
         skip_existing=skip_existing,
         shard_size=shard_size,
