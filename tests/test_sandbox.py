@@ -42,12 +42,24 @@ def sandbox_processes() -> list[int]:
     return found
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _processes_before_test():
+    """Children this test process had before the test (e.g. a Ray left by an earlier test
+    module in the same session) are not the sandbox's leftovers."""
+    _BEFORE.clear()
+    _BEFORE.update(sandbox_processes())
+    yield
+
+
 def assert_no_leftovers() -> None:
     for _ in range(50):
-        if not sandbox_processes():
+        if not set(sandbox_processes()) - _BEFORE:
             return
         time.sleep(0.05)
-    assert sandbox_processes() == []
+    assert sorted(set(sandbox_processes()) - _BEFORE) == []
 
 
 def test_normal_program_passes_with_its_files_and_stdin():
