@@ -45,9 +45,15 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+    config: Annotated[Optional[Path], typer.Option("-c", "--config", envvar="RAYEVAL_CONFIG", help="YAML file of option defaults (see configs/); command-line options win.")] = None,
 ) -> None:
     """Evaluate LLM checkpoints on IFEval, TruthfulQA, AlpacaEval 2 and LiveBench with vLLM on Ray."""
+    if config is not None:
+        from rayeval.config_file import load_default_map
+
+        ctx.default_map = load_default_map(config, ctx.command)
 
 
 # -- options shared by several commands --------------------------------------------------------

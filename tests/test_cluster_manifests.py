@@ -42,5 +42,21 @@ def test_schema_check_is_not_vacuous() -> None:
 def test_rayjob_runs_rayeval_and_keeps_the_key_out_of_the_manifest() -> None:
     text = (PROJECT / "cluster" / "rayjob-sweep.yaml").read_text()
     document = yaml.safe_load(text)
-    assert document["spec"]["entrypoint"].startswith("rayeval generate")
+    entrypoint = document["spec"]["entrypoint"]
+    assert entrypoint.startswith("rayeval --config /opt/rayeval/configs/") and " generate " in entrypoint and " evaluate " in entrypoint
     assert "--judge-api-key" not in text and "secretKeyRef" in text
+
+
+def test_rayjob_config_is_a_real_config_of_the_image() -> None:
+    """The Dockerfile copies the project to /opt/rayeval, so the entrypoint's config is ours."""
+    import typer
+
+    from rayeval.cli import app
+    from rayeval.config_file import load_default_map
+
+    entrypoint = yaml.safe_load((PROJECT / "cluster" / "rayjob-sweep.yaml").read_text())["spec"]["entrypoint"]
+    referenced = {word for word in entrypoint.split() if word.startswith("/opt/rayeval/")}
+    assert referenced, entrypoint
+    for path in referenced:
+        defaults = load_default_map(PROJECT / path.removeprefix("/opt/rayeval/"), typer.main.get_command(app))
+        assert defaults["generate"]["tp_size"] == 4 and defaults["evaluate"]["skip_existing"] is True

@@ -1,0 +1,107 @@
+"""Option defaults from a YAML file: `rayeval --config run.yaml generate ...`.
+
+A cluster job (a KubeRay RayJob, `ray job submit`) is easier to review, diff and rerun from a
+checked-in file than from a long command line. The file only supplies defaults: an option given
+on the command line (or through its environment variable) wins. Keys are option names as on the
+command line without the leading dashes (`tp-size`, or `tp_size`). Top-level keys apply to every
+command that has that option; a section named after a command (`generate:`, `evaluate:`,
+`data pull:`) applies to that command only. A key no command knows is an error, never ignored,
+so a typo cannot silently fall back to a default. Judge keys are refused: secrets never go in
+files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rayeval.errors import RayevalError
+
+SECRET_OPTIONS = frozenset({"judge_api_key"})
+
+
+def _commands(group: Any, prefix: str = "") -> dict[str, tuple[Any, tuple[str, ...]]]:
+    """Every leaf command by its full name (`data pull`), with its path of names for default_map.
+
+    Commands are typed `Any` and told apart by duck typing: typer ships its own copy of click,
+    so `click.Group` is not the class of typer's groups.
+    """
+    found: dict[str, tuple[Any, tuple[str, ...]]] = {}
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            for sub, (leaf, path) in _commands(command, f"{full} ").items():
+                found[sub] = (leaf, (name, *path))
+        else:
+            found[full] = (command, (name,))
+    return found
+
+
+def _options(command: Any) -> set[str]:
+    """Option names a file may set (arguments such as model inputs stay on the command line)."""
+    return {p.name for p in command.params if p.param_type_name == "option" and p.name and not getattr(p, "hidden", False)}
+
+
+def _value(value: Any) -> Any:
+    """YAML lists become the comma-separated strings the options take (`benchmarks: [a, b]`)."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _key(raw: Any, where: str) -> str:
+    if not isinstance(raw, str):
+        raise RayevalError(f"{where}: option names must be strings, got {raw!r}")
+    name = raw.lstrip("-").replace("-", "_")
+    if name in SECRET_OPTIONS:
+        raise RayevalError(f"{where}: `{raw}` does not belong in a file; set RAYEVAL_JUDGE_API_KEY (or OPENAI_API_KEY) instead")
+    return name
+
+
+def load_default_map(path: Path, root: Any) -> dict[str, Any]:
+    """Read `path` into a click default_map for `root`'s commands; a clear error on any bad key."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RayevalError(f"cannot read config file {path}: {exc.strerror}; check the --config path") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RayevalError(f"config file {path} is not valid YAML{at}; fix its syntax") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise RayevalError(f"config file {path} must be a mapping of option names to values")
+
+    commands = _commands(root)
+    shared: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for raw, value in document.items():
+        if raw in commands:
+            if not isinstance(value, dict):
+                raise RayevalError(f"{path}: section `{raw}` must be a mapping of option names to values")
+            known = _options(commands[raw][0])
+            for sub_raw, sub_value in value.items():
+                name = _key(sub_raw, f"{path} [{raw}]")
+                if name not in known:
+                    raise RayevalError(f"{path}: `{sub_raw}` is not an option of `rayeval {raw}`; see `rayeval {raw} --help`")
+                sections.setdefault(raw, {})[name] = _value(sub_value)
+            continue
+        name = _key(raw, str(path))
+        if not any(name in _options(command) for command, _ in commands.values()):
+            raise RayevalError(f"{path}: `{raw}` is neither an option nor a command section ({', '.join(sorted(commands))})")
+        shared[name] = _value(value)
+
+    default_map: dict[str, Any] = {}
+    for full, (command, names) in commands.items():
+        known = _options(command)
+        defaults = {k: v for k, v in shared.items() if k in known} | sections.get(full, {})
+        if not defaults:
+            continue
+        node = default_map
+        for name in names[:-1]:
+            node = node.setdefault(name, {})
+        node[names[-1]] = defaults
+    return default_map
