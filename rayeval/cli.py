@@ -84,7 +84,7 @@ def _benchmark_options(truthfulqa_version: str, livebench_release: str, livebenc
 def generate(
     model_inputs: ModelInputs,
     tp_size: Annotated[int, typer.Option("-t", "--tp-size", min=1, help="Tensor-parallel GPUs per engine.")] = 1,
-    gpu_mem: Annotated[Optional[float], typer.Option("-g", "--gpu-mem", min=0.01, max=1.0, help="vLLM gpu_memory_utilization [default: 0.85; 0.3 of host memory on CPU].")] = None,
+    gpu_mem: Annotated[Optional[float], typer.Option("-g", "--gpu-mem", min=0.01, max=1.0, help="vLLM gpu_memory_utilization [default: 0.85; on CPU 0.3 of host memory, split between tp ranks].")] = None,
     benchmarks: Benchmarks = DEFAULT_BENCHMARKS,
     skip_existing: SkipExisting = False,
     num_engines: Annotated[Optional[int], typer.Option("--num-engines", min=1, help="Engines to start [default: fill the cluster's GPUs; 1 on a CPU-only cluster].")] = None,

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CPU_KV_CACHE_FRACTION = 0.3
 """On vLLM's CPU build `gpu_memory_utilization` is the share of *host* memory for the KV cache;
-the GPU default (0.85) does not fit beside everything else on a CPU machine."""
+the GPU default (0.85) does not fit beside everything else on a CPU machine. Every
+tensor-parallel rank reserves that share of the same host memory, so the default is split
+between the ranks."""
 
 
 class SamplingConfig(BaseModel):
@@ -34,7 +36,7 @@ class EngineConfig(BaseModel):
 
     tp_size: int = Field(1, ge=1)
     gpu_memory_utilization: float | None = Field(
-        None, gt=0.0, le=1.0, description="None: 0.85 on GPUs, 0.3 of host memory on CPU"
+        None, gt=0.0, le=1.0, description="None: 0.85 on GPUs, 0.3 of host memory on CPU split between tp ranks"
     )
     max_model_len: int | None = Field(None, gt=0)
     enforce_eager: bool | None = Field(None, description="None: eager on CPU, CUDA graphs on GPU")
@@ -42,10 +44,10 @@ class EngineConfig(BaseModel):
     trust_remote_code: bool = False
 
     def memory_fraction(self, on_gpu: bool) -> float:
-        """The fraction passed to vLLM, defaulting by device kind."""
+        """The fraction passed to vLLM (per rank), defaulting by device kind."""
         if self.gpu_memory_utilization is not None:
             return self.gpu_memory_utilization
-        return 0.85 if on_gpu else CPU_KV_CACHE_FRACTION
+        return 0.85 if on_gpu else CPU_KV_CACHE_FRACTION / self.tp_size
 
 
 def config_hash(*configs: BaseModel) -> str:
