@@ -9,6 +9,7 @@ runs as real Ray actors in a local 2-CPU Ray.
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import threading
@@ -66,14 +67,43 @@ def judge_answer(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def completion_answer(body: dict[str, Any], top: dict[str, float] | None = None) -> dict[str, Any]:
+    """A plain completion (`/v1/completions`) of one token with its top logprobs, in the legacy
+    format OpenAI and vLLM share; by default P(" yes") = 0.75, P(" no") = 0.25."""
+    top = top if top is not None else {" yes": math.log(0.75), " no": math.log(0.25)}
+    token = max(top, key=top.get) if top else " yes"
+    return {
+        "id": "cmpl-0",
+        "object": "text_completion",
+        "created": 0,
+        "model": body.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "text": token,
+                "finish_reason": "length",
+                "logprobs": {"tokens": [token], "token_logprobs": [top.get(token, 0.0)], "top_logprobs": [top], "text_offset": [0]},
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    }
+
+
+def default_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """Plain completion bodies (`prompt`) get `completion_answer`, chat bodies `judge_answer`."""
+    return completion_answer(body) if "prompt" in body else judge_answer(body)
+
+
 Action = tuple  # ("json", status, body, headers) | ("raw", status, text) | ("sleep", seconds) | ("drop",)
 
 
 class FakeJudgeServer:
-    """OpenAI-compatible `/v1/chat/completions` and `/v1/models` on 127.0.0.1:<free port>.
+    """OpenAI-compatible `/v1/chat/completions`, `/v1/completions` and `/v1/models` on
+    127.0.0.1:<free port>.
 
     `script(call_number, body)` returns an `Action` or None (answer as a judge); calls are
     numbered from 0 across the server's life. `key` set: requests without that bearer get 401.
+    `bodies` and `paths` record every POST.
     """
 
     def __init__(self, script: Callable[[int, dict], Action | None] | None = None, key: str | None = None, latency: float = 0.0) -> None:
@@ -81,6 +111,7 @@ class FakeJudgeServer:
         self.key = key
         self.latency = latency
         self.bodies: list[dict] = []
+        self.paths: list[str] = []
         self.auth_headers: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -121,18 +152,19 @@ class FakeJudgeServer:
                 with server._lock:
                     number = len(server.bodies)
                     server.bodies.append(body)
+                    server.paths.append(self.path)
                 if server.latency:
                     time.sleep(server.latency)
                 action = server.script(number, body)
                 if action is None:
-                    self._send(200, json.dumps(judge_answer(body)))
+                    self._send(200, json.dumps(default_answer(body)))
                 elif action[0] == "json":
                     self._send(action[1], json.dumps(action[2]), action[3] if len(action) > 3 else None)
                 elif action[0] == "raw":
                     self._send(action[1], action[2])
                 elif action[0] == "sleep":
                     time.sleep(action[1])
-                    self._send(200, json.dumps(judge_answer(body)))
+                    self._send(200, json.dumps(default_answer(body)))
                 elif action[0] == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -315,3 +347,19 @@ def test_concurrency_cap_is_shared_by_the_pool(ray_local, tmp_path: Path) -> Non
         outcomes = pool.complete([chat(f"q{i}") for i in range(12)])
     assert all(o.ok for o in outcomes) and server.calls == 12
     assert in_flight["peak"] == 3
+
+
+def test_plain_completion_requests_go_to_the_completions_api(ray_local, tmp_path: Path) -> None:
+    """A body with `prompt` is a plain completion: sent to /v1/completions as given (plus the
+    model), its answer checked for choices[0].text (a body without it is retried) and cached."""
+    request = {"prompt": "Q: Is the sky blue?\nA: Yes.\nTrue:", "max_tokens": 1, "temperature": 0, "logprobs": 2}
+    no_text = ("json", 200, {"id": "x", "choices": [{"index": 0, "message": {"content": "yes"}}]})
+    with FakeJudgeServer(lambda n, body: no_text if n == 0 else None) as server:
+        with JudgePool(make_config(tmp_path, server.url)) as pool:
+            [outcome] = pool.complete([request])
+        with JudgePool(make_config(tmp_path, server.url)) as pool:
+            [again] = pool.complete([request])
+    assert outcome.ok and outcome.attempts == 2
+    assert outcome.response["choices"][0]["logprobs"]["top_logprobs"][0][" yes"] == math.log(0.75)
+    assert server.paths == ["/v1/completions"] * 2 and server.bodies[1] == {**request, "model": "judge"}
+    assert again.response == outcome.response and server.calls == 2  # the rerun is answered from the cache

@@ -135,6 +135,7 @@ def test_redact_and_display_url() -> None:
 def test_estimate_tokens() -> None:
     request = {"messages": [{"role": "user", "content": "x" * 400}, {"role": "system", "content": None}], "max_tokens": 5}
     assert estimate_tokens(request) == 105
+    assert estimate_tokens({"prompt": "x" * 40, "max_tokens": 1}) == 11  # a plain completion body
 
 
 def run_retries(script: list[Exception | dict], max_retries: int = 3):

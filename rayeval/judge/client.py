@@ -1,6 +1,9 @@
 """One judge request over HTTP, with retries: the only code that talks to the endpoint.
 
 Uses the `openai` async client (its own retries off) against any OpenAI-compatible endpoint.
+A request body with `messages` goes to `/chat/completions`; one with `prompt` goes to
+`/completions` (plain completion models, e.g. TruthfulQA's truth and info judges, which are
+read through the logprobs of their first token).
 Retried: 429, 408/409, 5xx, timeouts, dropped connections and malformed bodies, with
 exponential backoff and jitter, or exactly the wait a `Retry-After` header asks for. Not
 retried: other 4xx (the request itself is wrong). A rejected key (401/403) or an unknown model
@@ -109,20 +112,26 @@ def parse_retry_after(headers: Any) -> float | None:
             return None
 
 
-def check_body(text: str) -> dict[str, Any]:
-    """The response JSON, if it is a chat completion with at least one message; else retryable."""
+def is_completion(request: dict[str, Any]) -> bool:
+    """True for a plain completion body (`prompt`), False for a chat body (`messages`)."""
+    return "prompt" in request
+
+
+def check_body(text: str, field: str = "message") -> dict[str, Any]:
+    """The response JSON, if its first choice has `field` (`message` for chat, `text` for plain
+    completions); else retryable."""
     try:
         body = json.loads(text)
     except ValueError:
         raise _Retryable(f"malformed response body (not JSON): {text[:80]!r}") from None
     choices = body.get("choices") if isinstance(body, dict) else None
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict) or "message" not in choices[0]:
-        raise _Retryable(f"malformed response body (no choices[0].message): {text[:80]!r}")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict) or field not in choices[0]:
+        raise _Retryable(f"malformed response body (no choices[0].{field}): {text[:80]!r}")
     return body
 
 
 class EndpointClient:
-    """Async chat completions against one endpoint for one judge model."""
+    """Async chat or plain completions against one endpoint for one judge model."""
 
     def __init__(self, api_base: str, api_key: SecretStr | None, model: str, timeout: float) -> None:
         from openai import AsyncOpenAI
@@ -142,9 +151,11 @@ class EndpointClient:
         """One attempt; raises `_Retryable` or `_Final` with a scrubbed reason."""
         import openai
 
+        completion = is_completion(request)
+        api = self._client.completions if completion else self._client.chat.completions
         try:
             raw = await asyncio.wait_for(
-                self._client.chat.completions.with_raw_response.create(model=self.model, **request),
+                api.with_raw_response.create(model=self.model, **request),
                 timeout=self._timeout + 5.0,  # guard in case the client's own timeout does not fire
             )
             text = raw.http_response.text
@@ -163,7 +174,7 @@ class EndpointClient:
             raise _Retryable(f"connection error: {redact(f'{type(cause).__name__}: {cause}', self._key)}") from None
         except openai.APIResponseValidationError as exc:
             raise _Retryable(f"malformed response: {redact(str(exc), self._key)}") from None
-        return check_body(text)
+        return check_body(text, "text" if completion else "message")
 
     async def close(self) -> None:
         await self._client.close()

@@ -3,7 +3,8 @@
     with JudgePool(config) as pool:
         outcomes = pool.complete([{"messages": [...], "max_tokens": 1, ...}, ...])
 
-Requests are OpenAI chat-completion bodies without `model` (the pool adds the judge model).
+Requests are OpenAI chat-completion bodies (`messages`) or plain completion bodies (`prompt`),
+without `model` (the pool adds the judge model).
 The pool answers from its on-disk cache first and starts nothing when every answer is cached,
 so recomputing from complete annotations makes no call at all. Otherwise it starts, once:
 the in-cluster judge server when there is no endpoint; a check of the endpoint that fails fast

@@ -46,8 +46,10 @@ class RateSchedule:
 def estimate_tokens(request: dict) -> int:
     """Rough token count a provider charges against TPM: prompt characters / 4 + max_tokens.
 
-    Providers count `max_tokens` up front as well, so this is the figure their limiter uses.
+    The prompt is a chat body's messages or a plain completion body's `prompt`. Providers count
+    `max_tokens` up front as well, so this is the figure their limiter uses.
     """
     chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
+    chars += len(str(request.get("prompt") or ""))
     chars += len(str(request.get("tools") or ""))
     return chars // 4 + int(request.get("max_tokens") or 0)
