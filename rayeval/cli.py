@@ -224,6 +224,10 @@ def evaluate(
     judge_rpm: Annotated[Optional[float], typer.Option("--judge-rpm", min=0.0, help="Judge requests per minute, whole pool.")] = None,
     judge_tpm: Annotated[Optional[float], typer.Option("--judge-tpm", min=0.0, help="Judge tokens per minute, whole pool.")] = None,
     judge_timeout: Annotated[float, typer.Option("--judge-timeout", min=1.0, help="Seconds per judge request.")] = 120.0,
+    truthfulqa_judge: Annotated[Optional[str], typer.Option("--truthfulqa-judge", help="TruthfulQA GPT-judge (truthfulness): a completion model for the paper's 'True:' format, e.g. allenai/truthfulqa-truth-judge-llama2-7B; served in-cluster unless --truthfulqa-judge-api-base [default: off].")] = None,
+    truthfulqa_judge_api_base: Annotated[Optional[str], typer.Option("--truthfulqa-judge-api-base", help="OpenAI-compatible endpoint serving --truthfulqa-judge.")] = None,
+    truthfulqa_info_judge: Annotated[Optional[str], typer.Option("--truthfulqa-info-judge", help="TruthfulQA GPT-info (informativeness): a completion model for the 'Helpful:' format, e.g. allenai/truthfulqa-info-judge-llama2-7B; served in-cluster unless --truthfulqa-info-judge-api-base [default: off].")] = None,
+    truthfulqa_info_judge_api_base: Annotated[Optional[str], typer.Option("--truthfulqa-info-judge-api-base", help="OpenAI-compatible endpoint serving --truthfulqa-info-judge.")] = None,
 ) -> None:
     """Score the generation outputs in the results folder."""
     from pydantic import SecretStr
@@ -233,6 +237,10 @@ def evaluate(
         livebench_release,
         livebench_tasks,
         alpacaeval_annotator=alpacaeval_annotator,
+        truthfulqa_judge=truthfulqa_judge,
+        truthfulqa_judge_api_base=truthfulqa_judge_api_base,
+        truthfulqa_info_judge=truthfulqa_info_judge,
+        truthfulqa_info_judge_api_base=truthfulqa_info_judge_api_base,
         judge={
             "api_base": judge_api_base,
             "api_key": SecretStr(judge_api_key) if judge_api_key else None,  # masked in any repr or log

@@ -25,7 +25,10 @@ Generation files (written when the engine is done):
   (`null` when MC was not requested). Scoring them is `evaluate`'s job.
 
 `evaluate` writes `results.csv` (official BLEU/ROUGE columns) and `mc_results.jsonl`; see
-`rayeval.scoring.truthfulqa.evaluate`.
+`rayeval.scoring.truthfulqa.evaluate`. Opt-in, with `options["truthfulqa_judge"]` and/or
+`options["truthfulqa_info_judge"]` (a model name, served in-cluster unless its `..._api_base` is
+given), it also asks the paper's end-to-end truth/info judges through the judge pool and adds
+their official `GPT-judge`/`GPT-info` columns; see `rayeval.scoring.truthfulqa.judge`.
 """
 
 from __future__ import annotations
