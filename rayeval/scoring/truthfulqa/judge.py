@@ -17,10 +17,11 @@ Any completion model trained for this format can judge, e.g. the open
 `allenai/truthfulqa-truth-judge-llama2-7B` and `allenai/truthfulqa-info-judge-llama2-7B`, served
 in the cluster or behind an OpenAI-compatible `/v1/completions` endpoint.
 
-Unlike the official loop (which crashes or writes 0 on a failed call), a request that fails after
-the pool's retries, or an answer without log-probabilities, is a per-answer failure: its cells
-stay empty (as in an unfinished official run), `judge_results.jsonl` says why, and the answer drops
-out of the means with a warning. The pool's cache makes a rerun judge only those.
+Unlike the official loop (where one failed call ends the whole column, leaving the rest NaN), a
+request that fails after the pool's retries, or an answer without log-probabilities, is a
+per-answer failure: its cells stay empty (as in an unfinished official run), `judge_results.jsonl`
+says why, and the answer drops out of the means with a warning. The pool's cache makes a rerun
+judge only those.
 """
 
 from __future__ import annotations
