@@ -33,6 +33,9 @@ def bare_vllm(model_path: str, prompts: list[str], max_tokens: int, queue) -> No
     outputs = llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling_params=[params] * len(prompts), use_tqdm=False)
     seconds = time.perf_counter() - started
     queue.put({"load": load, "seconds": seconds, "tokens": sum(len(o.outputs[0].token_ids) for o in outputs)})
+    # Without an explicit shutdown the engine-core child outlives `llm` and this process's exit
+    # waits for it forever.
+    llm.llm_engine.engine_core.shutdown()
 
 
 def rayeval_generate(model_path: str, limit: int, max_tokens: int) -> dict:
@@ -88,7 +91,9 @@ def main() -> None:
     worker = multiprocessing.get_context("spawn").Process(target=bare_vllm, args=(model_path, prompts, args.max_tokens, queue))
     worker.start()
     bare = queue.get()
-    worker.join()
+    worker.join(timeout=120)
+    if worker.is_alive():
+        worker.kill()
     ours = rayeval_generate(model_path, args.prompts, args.max_tokens)
 
     bare_rate = bare["tokens"] / bare["seconds"]
