@@ -14,7 +14,7 @@ from rayeval.scoring.livebench.math import (
     score_competition,
     score_rearrangement,
 )
-from rayeval.scoring.livebench.sympy_equiv import latex_equivalent
+from rayeval.scoring.livebench.sympy_equiv import latex_equivalent, parse_candidates, quick_verdict
 
 AMC_PROMPT = (
     r"What is 1+1? $\textbf{(A) }1\qquad\textbf{(B) }2\qquad\textbf{(C) }3\qquad\textbf{(D) }4\qquad\textbf{(E) }5$ "
@@ -168,3 +168,30 @@ def test_numeric_reader_subset() -> None:
     assert clearly_different("2", "3")
     assert not clearly_different("2", "2.0005")
     assert not clearly_different(r"\sin(x) \cos(x)", "3")
+
+
+def test_parser_chain_retries_lark_only_on_a_different_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sympy.parsing.latex
+
+    calls = []
+
+    def failing(latex: str, backend: str = "antlr") -> None:
+        calls.append((backend, latex))
+        raise ValueError("unreadable")
+
+    monkeypatch.setattr(sympy.parsing.latex, "parse_latex", failing)
+    assert parse_candidates(r"\frac{1}{2}") == []
+    assert calls == [("lark", r"\frac{1}{2}"), ("antlr", r"\frac{1}{2}")]
+    calls.clear()
+    assert parse_candidates(r"\\frac{1}{2}") == []
+    assert calls == [("lark", r"\\frac{1}{2}"), ("lark", r"\frac{1}{2}"), ("antlr", r"\\frac{1}{2}")]
+
+
+def test_quick_verdict_is_sure_or_leaves_it_to_simplify() -> None:
+    import sympy
+
+    x = sympy.Symbol("x")
+    assert quick_verdict(x - x) is True
+    assert quick_verdict((x**2 - 1) / (x - 1) - (x + 1)) is True  # cancel proves it
+    assert quick_verdict(sympy.sin(x) - x) is False  # clearly non-zero at a probe point
+    assert quick_verdict(sympy.sin(x) ** 2 + sympy.cos(x) ** 2 - 1) is None  # zero, but only simplify knows

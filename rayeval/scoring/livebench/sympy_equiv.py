@@ -18,12 +18,14 @@ cannot change the verdict:
 4. a difference whose rational normal form (`cancel`, the first rewrite simplify itself tries) is 0
    simplifies to 0.
 
-Only differences that vanish numerically but are not proved zero by (4), or sit at the 0.001
-boundary, run the full official `simplify`; the caller bounds it with a timeout.
+(4) is tried as soon as the difference vanishes at a probe point. Only differences that vanish
+there but are not proved zero by (4), or that no probe decides (near the 0.001 boundary, or not
+evaluable), run the full official `simplify`; the caller bounds it with a timeout.
 
 Two shortcuts come before parsing (the lark parser takes up to seconds per expression): answers
 that `latex_value` reads and finds clearly different are wrong, and an answer identical to the
-ground truth is right as soon as the parser chain can read it.
+ground truth is right as soon as the parser chain can read it. In the chain, the second lark
+attempt is skipped when the text has no doubled backslash: it would parse the same text again.
 """
 
 from __future__ import annotations
@@ -44,14 +46,15 @@ def parse_candidates(latex: str) -> list[Any]:
     import lark
     from sympy.parsing.latex import parse_latex
 
+    halved = latex.replace("\\\\", "\\")
+    attempts = [lambda: parse_latex(latex, backend="lark")]
+    if halved != latex:  # the same text again would fail the same way (up to seconds of lark)
+        attempts.append(lambda: parse_latex(halved, backend="lark"))
+    attempts.append(lambda: parse_latex(latex))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = None
-        for attempt in (
-            lambda: parse_latex(latex, backend="lark"),
-            lambda: parse_latex(latex.replace("\\\\", "\\"), backend="lark"),
-            lambda: parse_latex(latex),
-        ):
+        for attempt in attempts:
             try:
                 parsed = attempt()
                 break
@@ -132,14 +135,14 @@ def quick_verdict(difference: Any) -> bool | None:
     symbols = sorted(difference.free_symbols, key=str)
     if not symbols:
         return _constant_verdict(difference)
-    values = []
     for shift in range(_POINTS):
         value = _value_at(difference, symbols, shift)
         if value is not None and value > 2 * _BOUND:
             return False
-        values.append(value)
-    if all(value is not None and value < _NUMERIC_ZERO for value in values) and _cancels(difference):
-        return True
+        if value is not None and value < _NUMERIC_ZERO:
+            # zero here, so likely everywhere: try the proof now, as more points would each cost an
+            # evalf of zero (it raises its precision to the limit, ~0.3 s for a long expression)
+            return True if _cancels(difference) else None
     return None
 
 
