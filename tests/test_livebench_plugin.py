@@ -16,7 +16,7 @@ from rayeval.data import DataSource
 from rayeval.errors import RayevalError
 from rayeval.requests import GenerationResult
 from rayeval.scoring.livebench import TASK_NAMES, scorer_spec
-from rayeval.scoring.livebench.pool import Job, score_jobs
+from rayeval.scoring.livebench.pool import Job, Outcome, score_jobs
 
 
 def _question(qid: str, task: str, category: str, truth: str, released: str = "2024-06-24", removed: str = "") -> dict:
@@ -170,6 +170,15 @@ def test_pool_records_timeouts_and_crashes_and_keeps_going(tmp_path: Path, monke
     assert outcomes["crash"].score is None and "died" in outcomes["crash"].error
     assert outcomes["bad"].score is None and "ValueError" in outcomes["bad"].error
     assert [outcomes[f"ok{i}"].score for i in range(4)] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_pool_workers_start_with_the_scorers_libraries_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "lb_test_probe.py").write_text(
+        "import sys\n\ndef preloaded(question, answer):\n    return float({'sympy', 'pandas'} <= set(sys.modules))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    outcomes = score_jobs([Job("probe", "lb_test_probe:preloaded", {}, "")], workers=1, timeout=60.0)
+    assert outcomes["probe"] == Outcome(score=1.0)  # forked from the fork server that imported them
 
 
 def test_registry_names_the_other_helpers_modules() -> None:
