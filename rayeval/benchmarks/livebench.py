@@ -63,6 +63,11 @@ def strip_thinking(text: str) -> str:
     return _THINK.sub("", text)
 
 
+def default_workers() -> int:
+    """Scoring processes when `livebench_workers` is not set: the usable cores, at most 8."""
+    return min(DEFAULT_MAX_WORKERS, len(os.sched_getaffinity(0)))
+
+
 def question_file(category: str, task: str) -> str:
     return f"livebench/{category}/{task}/question.jsonl"
 
@@ -209,7 +214,7 @@ class LiveBench(Benchmark):
         jobs.sort(key=lambda job: ("AMPS_Hard" not in job.key, -len(str(job.question.get("ground_truth", "")))))
         outcomes = score_jobs(
             jobs,
-            workers=int(ctx.options.get("livebench_workers") or min(DEFAULT_MAX_WORKERS, len(os.sched_getaffinity(0)))),
+            workers=int(ctx.options.get("livebench_workers") or default_workers()),
             timeout=float(ctx.options.get("livebench_item_timeout") or DEFAULT_ITEM_TIMEOUT),
         )
         summary = _write_judgments(ctx, answered, outcomes)
