@@ -6,7 +6,7 @@ answer is reported as a timeout error; nothing here can hang the evaluation.
 Workers come from multiprocessing's fork server: `evaluate` runs inside a Ray worker, whose
 threads make a plain fork unsafe, but the fork server is a fresh single-threaded process. It
 imports `preload` once (sympy, pandas, both LaTeX parsers set up), and every worker, replacements
-included, is a fork of it that starts ready; spawned workers each spent ~2.5 s of CPU on that.
+included, is a fork of it that starts ready; spawned workers each spent ~2 s of CPU on that.
 The fork server lives as long as the process that started it; its preload list is fixed then.
 """
 

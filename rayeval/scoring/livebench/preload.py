@@ -1,6 +1,6 @@
 """Imported once by the scoring pool's fork server, so that every worker forked from it starts ready.
 
-A fresh worker spent about 2.5 s of CPU before its first AMPS_Hard or tablereformat answer:
+A fresh worker spent about 2 s of CPU before its first AMPS_Hard or tablereformat answer:
 importing sympy and pandas, building the lark LaTeX grammar and the ANTLR parser tables (both
 parsers are set up on first use). The fork server pays that once per evaluating process instead of
 once per worker and per replacement of a timed-out worker.
