@@ -18,9 +18,10 @@ cannot change the verdict:
 4. a difference whose rational normal form (`cancel`, the first rewrite simplify itself tries) is 0
    simplifies to 0.
 
-(4) is tried as soon as the difference vanishes at a probe point. Only differences that vanish
-there but are not proved zero by (4), or that no probe decides (near the 0.001 boundary, or not
-evaluable), run the full official `simplify`; the caller bounds it with a timeout.
+(4) is tried as soon as the difference first vanishes at a probe point; without a proof the
+remaining points are still probed for a clear difference (3). Only differences that neither
+decides (vanishing but not proved zero, near the 0.001 boundary, or not evaluable) run the full
+official `simplify`; the caller bounds it with a timeout.
 
 Two shortcuts come before parsing (the lark parser takes up to seconds per expression): answers
 that `latex_value` reads and finds clearly different are wrong, and an answer identical to the
@@ -135,14 +136,17 @@ def quick_verdict(difference: Any) -> bool | None:
     symbols = sorted(difference.free_symbols, key=str)
     if not symbols:
         return _constant_verdict(difference)
+    proof_tried = False
     for shift in range(_POINTS):
         value = _value_at(difference, symbols, shift)
         if value is not None and value > 2 * _BOUND:
             return False
-        if value is not None and value < _NUMERIC_ZERO:
+        if value is not None and value < _NUMERIC_ZERO and not proof_tried:
             # zero here, so likely everywhere: try the proof now, as more points would each cost an
             # evalf of zero (it raises its precision to the limit, ~0.3 s for a long expression)
-            return True if _cancels(difference) else None
+            if _cancels(difference):
+                return True
+            proof_tried = True  # no proof: the other points may still show a clear difference
     return None
 
 
