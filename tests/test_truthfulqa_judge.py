@@ -173,6 +173,11 @@ def test_judges_end_to_end_with_failure_and_resume(ray_local, out_dir: Path) -> 
     assert again == scores and results(out_dir) == complete
 
 
+def test_an_unreachable_judge_endpoint_names_its_own_option(ray_local, out_dir: Path) -> None:
+    with pytest.raises(RayevalError, match="unreachable .*check --truthfulqa-info-judge-api-base and that the server is up"):
+        evaluate(out_dir, None, closed_port_url())
+
+
 def test_one_judge_alone_and_none_without_options(ray_local, out_dir: Path) -> None:
     with FakeJudgeServer(judge_script(fail=False)) as server:
         scores, _ = evaluate(out_dir, None, server.url)

@@ -49,6 +49,8 @@ class JudgeConfig(BaseModel):
     backoff_base: float = Field(1.0, gt=0, description="first retry waits about this many seconds, then doubles")
     backoff_max: float = Field(60.0, gt=0)
     server_start_timeout: float = Field(900.0, gt=0, description="seconds to wait for the in-cluster judge server")
+    model_flag: str = Field("--judge-model", description="CLI option that names this judge's model, for error messages")
+    api_base_flag: str = Field("--judge-api-base", description="CLI option that names this judge's endpoint, for error messages")
 
     @model_validator(mode="before")
     @classmethod
@@ -86,4 +88,4 @@ class JudgeConfig(BaseModel):
 
     def manifest(self) -> dict[str, Any]:
         """Settings for the run manifest: everything but the key."""
-        return self.model_dump(mode="json", exclude={"api_key"})
+        return self.model_dump(mode="json", exclude={"api_key", "model_flag", "api_base_flag"})

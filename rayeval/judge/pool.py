@@ -36,11 +36,12 @@ MAX_CHUNK = 16
 PREFLIGHT_TIMEOUT_S = 20.0
 
 
-def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str) -> None:
+def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str, api_base_flag: str = "--judge-api-base") -> None:
     """Fail fast, in one line, if the endpoint is unreachable or rejects the key.
 
     A 404 on `/models` is accepted: some OpenAI-compatible servers do not list models.
-    `key_hint` names where the key came from, for the message.
+    `key_hint` names where the key came from and `api_base_flag` the option that set the
+    endpoint, for the message.
     """
     import openai
 
@@ -57,7 +58,7 @@ def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hin
         raise RayevalError(f"judge endpoint {where} rejected the API key (HTTP {exc.status_code}); check {key_hint}") from None
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         raise RayevalError(
-            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check --judge-api-base and that the server is up"
+            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check {api_base_flag} and that the server is up"
         ) from None
     except openai.APIStatusError as exc:
         if exc.status_code >= 500:
@@ -137,10 +138,10 @@ class JudgePool:
         if api_base is None:
             from rayeval.judge.server import InClusterJudge
 
-            self._server = InClusterJudge(config.model, config.tp, config.server_start_timeout)
+            self._server = InClusterJudge(config.model, config.tp, config.server_start_timeout, config.model_flag)
             api_base, key = self._server.api_base, None
         hint = "--judge-api-key" if config.api_key is not None else "--judge-api-key or RAYEVAL_JUDGE_API_KEY/OPENAI_API_KEY"
-        check_endpoint(api_base, key, config.timeout, hint)
+        check_endpoint(api_base, key, config.timeout, hint, config.api_base_flag)
         count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
         shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]
         if count == 1 or (config.rpm is None and config.tpm is None):

@@ -87,8 +87,8 @@ class JudgeServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RayevalError(
-                    f"the in-cluster judge server for {self.model} exited with code {self._proc.returncode}; "
-                    f"check --judge-model/--judge-tp (server log: {self._log_tail()})"
+                    f"the in-cluster judge server for {self.model} exited with code {self._proc.returncode} "
+                    f"(server log: {self._log_tail()})"
                 )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5):
@@ -96,7 +96,7 @@ class JudgeServer:
             except (urllib.error.URLError, OSError):
                 time.sleep(POLL_S)
         self.stop()
-        raise RayevalError(f"the in-cluster judge server for {self.model} did not start within {timeout:.0f}s; check the model and resources")
+        raise RayevalError(f"the in-cluster judge server for {self.model} did not start within {timeout:.0f}s (resources: are the GPUs free?)")
 
     def _log_tail(self) -> str:
         if self._log_path is None or not self._log_path.is_file():
@@ -121,7 +121,8 @@ class JudgeServer:
 class InClusterJudge:
     """A started `JudgeServer` actor and its placement group; `close()` frees both."""
 
-    def __init__(self, model: str, tp: int, start_timeout: float) -> None:
+    def __init__(self, model: str, tp: int, start_timeout: float, model_flag: str = "--judge-model") -> None:
+        """Start the server; `model_flag` names the option that chose the model, for errors."""
         import ray
 
         from rayeval.engine.placement import cluster_gpu_count, release_placement, reserve_placement
@@ -138,7 +139,7 @@ class InClusterJudge:
             self.close()
             cause = getattr(exc, "cause", None)
             if isinstance(cause, RayevalError):  # keep the user error one line, without the actor traceback
-                raise RayevalError(str(cause)) from None
+                raise RayevalError(f"{cause}; check {model_flag} and --judge-tp") from None
             raise
 
     def close(self) -> None:

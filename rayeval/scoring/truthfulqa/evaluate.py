@@ -138,7 +138,7 @@ def evaluate_judges(ctx: EvalContext, rows: list[dict[str, str]]) -> tuple[list[
     verdicts: dict[str, list[Verdict]] = {}
     for kind, model, api_base in judges:
         prompts = [end2end_prompt(q, a, kind) for q, a in zip(questions, answers)]
-        verdicts[kind.tag] = judged = judge_all(model, api_base, prompts, ctx.options, cache_dir)
+        verdicts[kind.tag] = judged = judge_all(kind, model, api_base, prompts, ctx.options, cache_dir)
         columns += [f"{ctx.model_id} {kind.tag}", f"{ctx.model_id} {kind.tag} acc"]
         for row_cells, record, verdict in zip(cells, records, judged):
             row_cells.extend(verdict.cells())

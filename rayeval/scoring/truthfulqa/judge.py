@@ -128,13 +128,14 @@ def judge_models(options: dict[str, Any]) -> list[tuple[JudgeKind, str, str | No
     return chosen
 
 
-def judge_all(model: str, api_base: str | None, prompts: list[str], options: dict[str, Any], cache_dir: Path) -> list[Verdict]:
+def judge_all(kind: JudgeKind, model: str, api_base: str | None, prompts: list[str], options: dict[str, Any], cache_dir: Path) -> list[Verdict]:
     """Verdicts of one judge on every prompt, through a judge pool with the shared judge settings
     (key, concurrency, rate limits, timeout, `--judge-tp`) and this judge's model and endpoint.
     No endpoint: the model is served in the cluster for the duration of this call."""
     from rayeval.judge.config import JudgeConfig
     from rayeval.judge.pool import JudgePool
 
-    config = JudgeConfig.from_options({**(options.get("judge") or {}), "model": model, "api_base": api_base}, default_cache_dir=cache_dir)
+    settings = {**(options.get("judge") or {}), "model": model, "api_base": api_base, "model_flag": kind.flag, "api_base_flag": f"{kind.flag}-api-base"}
+    config = JudgeConfig.from_options(settings, default_cache_dir=cache_dir)
     with JudgePool(config) as pool:
         return [verdict(o) for o in pool.complete([completion_request(p) for p in prompts])]
