@@ -20,20 +20,21 @@ from rayeval.errors import RayevalError
 SECRET_OPTIONS = frozenset({"judge_api_key"})
 
 
-def _commands(group: Any, prefix: str = "") -> dict[str, tuple[Any, tuple[str, ...]]]:
-    """Every leaf command by its full name (`data pull`), with its path of names for default_map.
+def _commands(group: Any, prefix: str = "") -> dict[str, tuple[set[str], tuple[str, ...]]]:
+    """Every leaf command by its full name (`data pull`): the option names a file may set for it,
+    and its path of names in the default_map.
 
-    Commands are typed `Any` and told apart by duck typing: typer ships its own copy of click,
-    so `click.Group` is not the class of typer's groups.
+    Commands are told apart by duck typing: typer ships its own copy of click, so `click.Group`
+    is not the class of typer's groups.
     """
-    found: dict[str, tuple[Any, tuple[str, ...]]] = {}
+    found: dict[str, tuple[set[str], tuple[str, ...]]] = {}
     for name, command in group.commands.items():
         full = f"{prefix}{name}"
         if hasattr(command, "commands"):
-            for sub, (leaf, path) in _commands(command, f"{full} ").items():
-                found[sub] = (leaf, (name, *path))
+            for sub, (options, path) in _commands(command, f"{full} ").items():
+                found[sub] = (options, (name, *path))
         else:
-            found[full] = (command, (name,))
+            found[full] = (_options(command), (name,))
     return found
 
 
@@ -82,7 +83,7 @@ def load_default_map(path: Path, root: Any) -> dict[str, Any]:
         if raw in commands:
             if not isinstance(value, dict):
                 raise RayevalError(f"{path}: section `{raw}` must be a mapping of option names to values")
-            known = _options(commands[raw][0])
+            known = commands[raw][0]
             for sub_raw, sub_value in value.items():
                 name = _key(sub_raw, f"{path} [{raw}]")
                 if name not in known:
@@ -90,13 +91,12 @@ def load_default_map(path: Path, root: Any) -> dict[str, Any]:
                 sections.setdefault(raw, {})[name] = _value(sub_value)
             continue
         name = _key(raw, str(path))
-        if not any(name in _options(command) for command, _ in commands.values()):
+        if not any(name in options for options, _ in commands.values()):
             raise RayevalError(f"{path}: `{raw}` is neither an option nor a command section ({', '.join(sorted(commands))})")
         shared[name] = _value(value)
 
     default_map: dict[str, Any] = {}
-    for full, (command, names) in commands.items():
-        known = _options(command)
+    for full, (known, names) in commands.items():
         defaults = {k: v for k, v in shared.items() if k in known} | sections.get(full, {})
         if not defaults:
             continue

@@ -120,7 +120,7 @@ def evaluate_alpacaeval(ctx: EvalContext) -> list[Score]:
     from rayeval.judge.config import CACHE_DIRNAME, JudgeConfig
 
     annotator_name = ctx.options.get("alpacaeval_annotator") or DEFAULT_ANNOTATOR
-    judge = JudgeConfig.from_options(ctx.options.get("judge"), default_cache_dir=ctx.out_dir.parent.parent / CACHE_DIRNAME)
+    judge = JudgeConfig.from_options(ctx.options.get("judge"), default_cache_dir=ctx.results_root / CACHE_DIRNAME)
     existing = _read_json_list(ctx.out_dir / ANNOTATIONS) or []
     outputs = _read_json_list(ctx.out_dir / MODEL_OUTPUTS)
     eval_set = load_eval_set(ctx.data)

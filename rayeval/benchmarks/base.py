@@ -37,6 +37,11 @@ class EvalContext:
     """Generation ran on the first `limit` items only (`--limit`): score exactly those."""
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def results_root(self) -> Path:
+        """The results folder: `out_dir` is `<results-dir>/<model_id>/<benchmark folder>`."""
+        return self.out_dir.parent.parent
+
     def warn(self, message: str) -> None:
         """Record a problem worth the user's attention that does not stop scoring (the CLI
         prints these after the scores)."""

@@ -130,7 +130,7 @@ def evaluate_judges(ctx: EvalContext, rows: list[dict[str, str]]) -> tuple[list[
     # As the official code: pandas NA answers become "" ("no comment"), then both are stripped.
     questions = [row["Question"].strip() for row in rows]
     answers = ["" if is_missing(row.get(ctx.model_id)) else row[ctx.model_id].strip() for row in rows]
-    cache_dir = ctx.out_dir.parent.parent / CACHE_DIRNAME  # shared with AlpacaEval's judge
+    cache_dir = ctx.results_root / CACHE_DIRNAME  # shared with AlpacaEval's judge
     columns: list[str] = []
     cells: list[list[str]] = [[] for _ in rows]
     records: list[dict[str, Any]] = [{"index": i, "question": q, "answer": a} for i, (q, a) in enumerate(zip(questions, answers))]
