@@ -42,7 +42,7 @@ def rayeval_generate(model_path: str, limit: int, max_tokens: int) -> dict:
     import ray
 
     from rayeval import benchmarks
-    from rayeval.config import EngineConfig, SamplingConfig
+    from rayeval.config import RunOptions, SamplingConfig
     from rayeval.data import DataSource
     from rayeval.engine.placement import EngineLayout
     from rayeval.engine.pool import EnginePool
@@ -50,17 +50,13 @@ def rayeval_generate(model_path: str, limit: int, max_tokens: int) -> dict:
     from rayeval.models import ModelSpec
     from rayeval.ray_session import connect
     from rayeval.scheduler import Scheduler
+    from rayeval.settings import Settings
     from rayeval.store import ResultStore
 
     connect(None)
     with tempfile.TemporaryDirectory() as results:
-        request = GenerateRequest(
-            models=[ModelSpec(id="bench", path=model_path)],
-            benchmarks=[benchmarks.get("ifeval")],
-            sampling=SamplingConfig(max_tokens=max_tokens),
-            engine=EngineConfig(),
-            limit=limit,
-        )
+        settings = Settings(run=RunOptions(limit=limit), sampling=SamplingConfig(max_tokens=max_tokens))
+        request = GenerateRequest(models=[ModelSpec(id="bench", path=model_path)], benchmarks=[benchmarks.get("ifeval")], settings=settings)
         store, data = ResultStore(Path(results)), DataSource()
         plan = make_plan(request, data, store, 1)
         pool = EnginePool(EngineLayout(num_engines=1, tp_size=1, use_gpu=False), request.engine)
@@ -80,11 +76,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
 
-    from rayeval.benchmarks.ifeval import load_ifeval_inputs
-    from rayeval.builtin_models import builtin_model_spec
+    from rayeval.benchmarks.ifeval.files import load_ifeval_inputs
+    from rayeval.builtin_models import builtin_model_path
     from rayeval.data import DataSource
 
-    model_path = builtin_model_spec("smollm2").path
+    model_path = str(builtin_model_path("smollm2"))
     prompts = [row["prompt"] for row in load_ifeval_inputs(DataSource())[: args.prompts]]
 
     queue = multiprocessing.get_context("spawn").Queue()

@@ -39,8 +39,8 @@ def main() -> None:
     responses = [row["response"] for row in _read_jsonl(SHARED_DATA / "ifeval" / "reference" / "gpt4_responses.jsonl")]
 
     start = time.perf_counter()
-    from rayeval.scoring.ifeval import text
-    from rayeval.scoring.ifeval.evaluate import score_rows
+    from rayeval.benchmarks.ifeval.scoring import score_rows
+    from rayeval.scoring.instructions import text
 
     text.count_sentences("Warm up. Twice.")
     text.detect_language("Warm up the language profiles.")

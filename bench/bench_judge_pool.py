@@ -21,7 +21,9 @@ import json
 import multiprocessing
 import time
 
-ANSWER = json.dumps({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "m"}}]}).encode()
+ANSWER = json.dumps(
+    {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "m"}}]}
+).encode()
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float) -> None:
@@ -91,7 +93,8 @@ def main() -> None:
 
     import ray
 
-    from rayeval.judge import JudgeConfig, JudgePool
+    from rayeval.judge.config import JudgeConfig
+    from rayeval.judge.pool import JudgePool
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     servers = []

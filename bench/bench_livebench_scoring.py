@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from rayeval.benchmarks.base import EvalContext
-from rayeval.benchmarks.livebench import BENCHMARK, default_workers, strip_thinking
+from rayeval.benchmarks.livebench.spec import BENCHMARK, default_workers, strip_thinking
+from rayeval.benchmarks.livebench.tasks import scorer_for
 from rayeval.data import DataSource
-from rayeval.scoring.livebench import scorer_for
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REFERENCE = DATA / "livebench-reference"
@@ -82,7 +82,9 @@ def main() -> None:
     for run in range(1, args.repeat + 1):
         before = _load()
         wall = full_evaluate_wall()
-        print(f"full evaluate of 482 answers, run {run}: {wall:.2f} s wall with {default_workers()} worker processes (target < 10 s); {before} before, {_load()} after")
+        print(
+            f"full evaluate of 482 answers, run {run}: {wall:.2f} s wall with {default_workers()} worker processes (target < 10 s); {before} before, {_load()} after"
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from rayeval.benchmarks.base import EvalContext
-from rayeval.benchmarks.truthfulqa import BENCHMARK
+from rayeval.benchmarks.truthfulqa.spec import BENCHMARK
 from rayeval.data import DataSource
 
 MODEL = "bench-model"

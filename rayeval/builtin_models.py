@@ -8,21 +8,15 @@ the tests run a real instruct model with no hub access.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from rayeval.errors import RayevalError
-from rayeval.models import ModelSpec
+from rayeval.user_cache import cache_root
 
 BUILTIN_MODELS = {"smollm2": "SmolLM2-135M-Instruct"}
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def default_cache_dir() -> Path:
-    """Where rayeval keeps built models and downloaded data (`RAYEVAL_CACHE_DIR` overrides)."""
-    return Path(os.environ.get("RAYEVAL_CACHE_DIR", Path.home() / ".cache" / "rayeval")).expanduser()
 
 
 def builtin_model_id(name: str) -> str:
@@ -32,13 +26,12 @@ def builtin_model_id(name: str) -> str:
     return BUILTIN_MODELS[name]
 
 
-def builtin_model_spec(name: str, cache_dir: Path | None = None) -> ModelSpec:
-    """Return the spec of built-in model `name`, building its checkpoint on first use."""
-    model_name = builtin_model_id(name)
-    folder = (cache_dir or default_cache_dir()) / "models" / model_name
+def builtin_model_path(name: str, cache_dir: Path | None = None) -> Path:
+    """The checkpoint folder of built-in model `name`, built on first use."""
+    folder = (cache_dir or cache_root()) / "models" / builtin_model_id(name)
     if not (folder / "config.json").is_file():
         build_smollm2(folder)
-    return ModelSpec(id=model_name, path=str(folder))
+    return folder
 
 
 def _gguf_path() -> Path:

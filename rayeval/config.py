@@ -1,53 +1,102 @@
-"""Run settings as validated pydantic models.
+"""Run, sampling and engine settings as typed options (see `rayeval.options`).
 
 Validated up front (a bad value fails before any engine starts) and written into every model's
-`run.json` manifest, so a number can always be traced to the settings that produced it.
+`run.json` manifest, so a number can always be traced to the settings that produced it. Sampling
+and engine settings are hashed into shard ids: changed settings never reuse earlier work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator
+
+from rayeval.options import ALL_PHASES, GENERATE, GENERATE_EVALUATE, OptionsModel, comma_list, option
 
 CPU_KV_CACHE_FRACTION = 0.3
 """On vLLM's CPU build `gpu_memory_utilization` is the share of *host* memory for the KV cache;
 the GPU default (0.85) does not fit beside everything else on a CPU machine. Every
 tensor-parallel rank reserves that share of the same host memory, so the default is split
 between the ranks."""
+GPU_MEMORY_FRACTION = 0.85
+"""The GPU default: a little under vLLM's own 0.9, leaving room for other CUDA users of the same
+GPUs. Not measured here (these machines have no GPU)."""
 
 
-class SamplingConfig(BaseModel):
+class RunOptions(OptionsModel):
+    """What to run and where: benchmarks, folders, cluster, and the size of the run."""
+
+    benchmarks: Annotated[list[str] | None, BeforeValidator(comma_list)] = option(
+        None, description="Comma-separated benchmarks [default: every registered benchmark].", phases=ALL_PHASES
+    )
+    results_dir: Path = option(Path("results"), description="Where results are written.", phases=GENERATE_EVALUATE)
+    data_dir: Path | None = option(
+        None,
+        description="Benchmark data in the layout of the README [default: packaged data, else the Hugging Face hub (cached)].",
+        phases=GENERATE_EVALUATE,
+    )
+    address: str | None = option(
+        None, description="Ray address [default: RAY_ADDRESS, else a local Ray is started].", phases=GENERATE_EVALUATE
+    )
+    skip_existing: bool = option(
+        False,
+        description="Skip model/benchmark pairs that are done (generate: outputs exist; evaluate: summary rows exist).",
+        phases=GENERATE_EVALUATE,
+    )
+    limit: int | None = option(
+        None, description="Only the first N prompts of each benchmark (smoke runs; evaluate then scores those N).", phases=GENERATE, ge=1
+    )
+    num_engines: int | None = option(
+        None, description="Engines to start [default: fill the cluster's GPUs; 1 on a CPU-only cluster].", phases=GENERATE, ge=1
+    )
+    shard_size: int | None = option(None, description="Prompts per shard [default: automatic, 16–256].", phases=GENERATE, ge=1)
+    dry_run: bool = option(False, description="Print the plan and start nothing.", phases=GENERATE)
+
+
+class SamplingConfig(OptionsModel):
     """Decoding settings shared by every generation request of a run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    temperature: float = option(0.0, description="Sampling temperature (0: greedy).", phases=GENERATE, ge=0.0)
+    top_p: float = option(
+        1.0, description="Nucleus sampling: keep the smallest token set with this much probability.", phases=GENERATE, gt=0.0, le=1.0
+    )
+    max_tokens: int | None = option(None, description="Max new tokens [default: each benchmark's own].", phases=GENERATE, gt=0)
+    seed: int = option(0, description="Sampling seed.", phases=GENERATE)
 
-    temperature: float = Field(0.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: int | None = Field(None, gt=0, description="None: each benchmark's own default")
-    seed: int = 0
 
-
-class EngineConfig(BaseModel):
+class EngineConfig(OptionsModel):
     """How each vLLM engine is placed and started."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    tp_size: int = Field(1, ge=1)
-    gpu_memory_utilization: float | None = Field(
-        None, gt=0.0, le=1.0, description="None: 0.85 on GPUs, 0.3 of host memory on CPU split between tp ranks"
+    tp_size: int = option(1, description="Tensor-parallel GPUs per engine (on one node).", phases=GENERATE, ge=1)
+    device: Literal["auto", "cpu", "gpu"] = option(
+        "auto",
+        description="Where engines run: auto = GPUs when the cluster has any, else CPU; cpu = vLLM's CPU build even on GPU nodes; gpu = require GPUs.",
+        phases=GENERATE,
     )
-    max_model_len: int | None = Field(None, gt=0)
-    enforce_eager: bool | None = Field(None, description="None: eager on CPU, CUDA graphs on GPU")
-    dtype: str = "auto"
-    trust_remote_code: bool = False
+    gpu_memory_utilization: float | None = option(
+        None,
+        description=f"vLLM gpu_memory_utilization [default: {GPU_MEMORY_FRACTION}; on CPU {CPU_KV_CACHE_FRACTION} of host memory, split between tp ranks].",
+        phases=GENERATE,
+        gt=0.0,
+        le=1.0,
+    )
+    max_model_len: int | None = option(None, description="Context length for vLLM [default: the model's].", phases=GENERATE, gt=0)
+    enforce_eager: bool | None = option(
+        None, description="Run vLLM eagerly, without CUDA graphs [default: eager on CPU, graphs on GPU].", phases=GENERATE
+    )
+    dtype: str = option(
+        "auto", description="Weight and activation dtype passed to vLLM (auto, bfloat16, float16, float32).", phases=GENERATE
+    )
+    trust_remote_code: bool = option(False, description="Let vLLM run the model repository's own code.", phases=GENERATE)
 
     def memory_fraction(self, on_gpu: bool) -> float:
         """The fraction passed to vLLM (per rank), defaulting by device kind."""
         if self.gpu_memory_utilization is not None:
             return self.gpu_memory_utilization
-        return 0.85 if on_gpu else CPU_KV_CACHE_FRACTION / self.tp_size
+        return GPU_MEMORY_FRACTION if on_gpu else CPU_KV_CACHE_FRACTION / self.tp_size
 
 
 def config_hash(*configs: BaseModel) -> str:

@@ -17,8 +17,6 @@ from typing import Any
 
 from rayeval.errors import RayevalError
 
-SECRET_OPTIONS = frozenset({"judge_api_key"})
-
 
 def _commands(group: Any, prefix: str = "") -> dict[str, tuple[set[str], tuple[str, ...]]]:
     """Every leaf command by its full name (`data pull`): the option names a file may set for it,
@@ -53,9 +51,13 @@ def _value(value: Any) -> Any:
 def _key(raw: Any, where: str) -> str:
     if not isinstance(raw, str):
         raise RayevalError(f"{where}: option names must be strings, got {raw!r}")
+    from rayeval.cli_options import secret_params
+
     name = raw.lstrip("-").replace("-", "_")
-    if name in SECRET_OPTIONS:
-        raise RayevalError(f"{where}: `{raw}` does not belong in a file; set RAYEVAL_JUDGE_API_KEY (or OPENAI_API_KEY) instead")
+    if name in secret_params():
+        raise RayevalError(
+            f"{where}: `{raw}` is a secret and does not belong in a file; set it in the environment instead (see `rayeval --help` of the command)"
+        )
     return name
 
 

@@ -15,11 +15,14 @@ Every file used is hashed into the run manifest.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rayeval.errors import RayevalError
+from rayeval.options import option_ref
+from rayeval.user_cache import cache_root
+
+DATA_DIR = option_ref("run.data_dir")
 
 PACKAGED_DATA = Path(__file__).parent / "packaged_data"
 
@@ -53,7 +56,7 @@ class DataSource:
         if self.data_dir is not None:
             self.data_dir = Path(self.data_dir).expanduser().resolve()
             if not self.data_dir.is_dir():
-                raise RayevalError(f"--data-dir {self.data_dir} does not exist; pass a folder in the layout of the README")
+                raise RayevalError(f"{DATA_DIR} {self.data_dir} does not exist; pass a folder in the layout of the README")
 
     def find(self, relpath: str, hub: HubFile | None = None) -> Path:
         """Return a local path for `relpath`, downloading it from the hub when needed."""
@@ -65,19 +68,19 @@ class DataSource:
         if self.data_dir is not None:
             path = self.data_dir / relpath
             if not path.is_file():
-                raise RayevalError(f"{path} is missing from --data-dir; add it or drop --data-dir to use the default data")
+                raise RayevalError(f"{path} is missing from {DATA_DIR}; add it or drop {DATA_DIR} to use the default data")
             return path
         packaged = PACKAGED_DATA / relpath
         if packaged.is_file():
             return packaged
         if hub is None:
-            raise RayevalError(f"no data for {relpath}: pass --data-dir with that file")
+            raise RayevalError(f"no data for {relpath}: pass {DATA_DIR} with that file")
         return self._download(hub)
 
     def _download(self, hub: HubFile) -> Path:
         from huggingface_hub import hf_hub_download
 
-        cache = self.cache_dir or Path(os.environ.get("RAYEVAL_CACHE_DIR", Path.home() / ".cache" / "rayeval"))
+        cache = self.cache_dir or cache_root()
         try:
             return Path(
                 hf_hub_download(
@@ -91,5 +94,5 @@ class DataSource:
         except Exception as exc:  # network, auth and missing-file errors all end the same way
             raise RayevalError(
                 f"could not get {hub.filename} from hub dataset {hub.repo_id} ({type(exc).__name__}); "
-                "run `rayeval data pull` where the hub is reachable, or pass --data-dir"
+                f"run `rayeval data pull` where the hub is reachable, or pass {DATA_DIR}"
             ) from exc

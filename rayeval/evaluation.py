@@ -13,6 +13,9 @@ from typing import Any
 from rayeval.benchmarks.base import Benchmark, EvalContext, Score
 from rayeval.data import DataSource
 from rayeval.errors import RayevalError
+from rayeval.judge.config import JudgeConfig
+from rayeval.options import OptionsModel, option_ref
+from rayeval.settings import Settings
 from rayeval.store import ResultStore
 
 
@@ -29,20 +32,43 @@ class EvalOutcome:
 
 
 def _score(
-    bench_name: str, model_id: str, out_dir: str, data_dir: str | None, cache_dir: str | None, options: dict[str, Any], limit: int | None
+    bench_name: str, model_id: str, out_dir: Path, data_dir: Path | None, options: OptionsModel, judge: JudgeConfig, limit: int | None
 ) -> tuple[list[Score], list[str], dict[str, str]]:
     """Body of the Ray task (also callable in-process)."""
     from rayeval import benchmarks
 
-    data = DataSource(Path(data_dir) if data_dir else None, Path(cache_dir) if cache_dir else None)
-    ctx = EvalContext(model_id=model_id, out_dir=Path(out_dir), data=data, options=options, limit=limit)
+    data = DataSource(data_dir)
+    ctx = EvalContext(model_id=model_id, out_dir=out_dir, data=data, options=options, judge=judge, limit=limit)
     scores = benchmarks.get(bench_name).evaluate(ctx)
     return scores, ctx.warnings, dict(data.used)
 
 
-def plan_evaluations(model_ids: list[str], benches: list[Benchmark], store: ResultStore, skip_existing: bool) -> tuple[list[tuple[str, Benchmark]], list[EvalOutcome]]:
+def model_ids_to_score(model_inputs: list[str], store: ResultStore) -> list[str]:
+    """Ids under the results folder, from model inputs or plain ids; all of them if none given."""
+    from rayeval.builtin_models import builtin_model_id
+    from rayeval.models import BUILTIN_PREFIX, resolve_models
+
+    if not model_inputs:
+        existing = store.model_ids()
+        if not existing:
+            raise RayevalError(f"no results under {store.root}; run `rayeval generate` first or pass {option_ref('run.results_dir')}")
+        return existing
+    ids: list[str] = []
+    for model_input in model_inputs:
+        if model_input.startswith(BUILTIN_PREFIX):
+            ids.append(builtin_model_id(model_input[len(BUILTIN_PREFIX) :]))
+        elif store.model_dir(model_input).is_dir() and "/" not in model_input:
+            ids.append(model_input)
+        else:
+            ids.extend(spec.id for spec in resolve_models([model_input]))
+    return list(dict.fromkeys(ids))
+
+
+def plan_evaluations(
+    model_ids: list[str], benches: list[Benchmark[Any]], store: ResultStore, skip_existing: bool
+) -> tuple[list[tuple[str, Benchmark[Any]]], list[EvalOutcome]]:
     """Which pairs to score now, and which are skipped (no generations, or already scored)."""
-    todo: list[tuple[str, Benchmark]] = []
+    todo: list[tuple[str, Benchmark[Any]]] = []
     skipped: list[EvalOutcome] = []
     for model_id in model_ids:
         scored = {row.get("benchmark") for row in store.read_scores(model_id)}
@@ -51,7 +77,7 @@ def plan_evaluations(model_ids: list[str], benches: list[Benchmark], store: Resu
             if not bench.generation_done(out_dir):
                 skipped.append(EvalOutcome(model_id, bench.name, skipped=f"no {bench.name} generations in {out_dir}"))
             elif skip_existing and bench.name in scored:
-                skipped.append(EvalOutcome(model_id, bench.name, skipped="already scored (--skip-existing)"))
+                skipped.append(EvalOutcome(model_id, bench.name, skipped=f"already scored ({option_ref('run.skip_existing')})"))
             else:
                 todo.append((model_id, bench))
     return todo, skipped
@@ -64,15 +90,22 @@ def generation_limit(store: ResultStore, model_id: str, benchmark: str) -> int |
     return entry.get("limit")
 
 
-def run_evaluations(todo: list[tuple[str, Benchmark]], store: ResultStore, data_dir: Path | None, cache_dir: Path | None, options: dict[str, Any]) -> list[EvalOutcome]:
+def run_evaluations(todo: list[tuple[str, Benchmark[Any]]], store: ResultStore, settings: Settings) -> list[EvalOutcome]:
     """Score every pair on Ray; write each pair's summary rows as soon as it finishes."""
     import ray
 
+    judge = (
+        settings.judge if settings.judge.cache_dir is not None else settings.judge.model_copy(update={"cache_dir": store.judge_cache_dir()})
+    )
     remote_score = ray.remote(num_cpus=1, max_retries=0)(_score)
     refs = {
         remote_score.remote(
-            bench.name, model_id, str(store.benchmark_dir(model_id, bench.results_dirname)),
-            str(data_dir) if data_dir else None, str(cache_dir) if cache_dir else None, options,
+            bench.name,
+            model_id,
+            store.benchmark_dir(model_id, bench.results_dirname),
+            settings.run.data_dir,
+            settings.options_for(bench.name),
+            judge,
             generation_limit(store, model_id, bench.name),
         ): (model_id, bench)
         for model_id, bench in todo

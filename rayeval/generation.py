@@ -17,6 +17,7 @@ from rayeval.engine.placement import EngineLayout
 from rayeval.models import ModelSpec
 from rayeval.plan import Plan, build_plan
 from rayeval.scheduler import ProgressSink, RunReport, Scheduler
+from rayeval.settings import Settings
 from rayeval.store import ResultStore
 
 
@@ -36,32 +37,24 @@ def package_version(*names: str) -> str | None:
 
 @dataclass
 class GenerateRequest:
-    """Everything `rayeval generate` was asked to do."""
+    """Everything `rayeval generate` was asked to do: which models, which benchmarks, and every
+    setting (sampling, engine, run size, each benchmark's options)."""
 
     models: list[ModelSpec]
-    benchmarks: list[Benchmark]
-    sampling: SamplingConfig
-    engine: EngineConfig
-    options: dict[str, Any] = field(default_factory=dict)
-    limit: int | None = None
-    skip_existing: bool = False
-    shard_size: int | None = None
+    benchmarks: list[Benchmark[Any]]
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def sampling(self) -> SamplingConfig:
+        return self.settings.sampling
+
+    @property
+    def engine(self) -> EngineConfig:
+        return self.settings.engine
 
 
 def make_plan(request: GenerateRequest, data: DataSource, store: ResultStore, num_engines: int) -> Plan:
-    return build_plan(
-        request.models,
-        request.benchmarks,
-        data,
-        store,
-        request.sampling,
-        request.engine,
-        request.options,
-        num_engines=num_engines,
-        limit=request.limit,
-        skip_existing=request.skip_existing,
-        shard_size=request.shard_size,
-    )
+    return build_plan(request.models, request.benchmarks, data, store, request.settings, num_engines=num_engines)
 
 
 def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layout: EngineLayout) -> dict[str, dict]:
@@ -82,7 +75,7 @@ def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layo
                     "sampling": request.sampling.model_dump(mode="json"),
                     "engine": request.engine.model_dump(mode="json"),
                     "layout": {"num_engines": layout.num_engines, "tp_size": layout.tp_size, "gpu": layout.use_gpu},
-                    "limit": request.limit,
+                    "limit": request.settings.run.limit,
                     "started_at": started,
                 },
                 "data_files": dict(data.used),
@@ -91,8 +84,10 @@ def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layo
         )
         entry["benchmarks"][work.benchmark.name] = {
             "status": "running",
+            "version": work.benchmark.version,
+            "options": request.settings.options_for(work.benchmark.name).model_dump(mode="json"),
             "items": len(work.items),
-            "limit": request.limit,
+            "limit": request.settings.run.limit,
             "started_at": started,
         }
     return per_model
@@ -122,17 +117,13 @@ def run_generation(
         pool.shutdown()
     finished = now_iso()
     for model_id in {w.model.id for w in plan.work}:
-        statuses = {
-            name: {"status": "complete", "finished_at": finished}
-            for (mid, name) in report.finished
-            if mid == model_id
-        }
+        statuses = {name: {"status": "complete", "finished_at": finished} for (mid, name) in report.finished if mid == model_id}
         update: dict[str, Any] = {"benchmarks": {**store.read_manifest(model_id).get("benchmarks", {})}}
         for name, status in statuses.items():
             update["benchmarks"][name] = {**update["benchmarks"].get(name, {}), **status}
         if model_id in report.failed_models:
             update["error"] = report.failed_models[model_id]
-            for name, entry in update["benchmarks"].items():
+            for entry in update["benchmarks"].values():
                 if entry.get("status") == "running":
                     entry["status"] = "failed"
         else:

@@ -1,28 +1,57 @@
 """Model input resolution: turn what the user typed into ordered `ModelSpec`s.
 
 Everything downstream works with `ModelSpec` only; nothing else parses paths or guesses ids.
-The rules are those of the scripts rayeval replaces:
+The rules are those of the scripts rayeval replaces, widened to the usual trainers' folder names:
 
 - ``builtin:smollm2``: the embedded SmolLM2-135M-Instruct (built once into the cache);
-- a local folder with ``checkpoint-*`` / ``step-*`` subfolders: every checkpoint, in numeric step
-  order, as ``<folder>_<checkpoint-N>``, then the folder itself when it holds a model;
+- a local *run folder*, i.e. one with at least one numbered checkpoint subfolder that holds a
+  model (see `parse_checkpoint_name`: ``checkpoint-N``, ``step_N``, ``global_stepN``,
+  ``iter_0001000``, ``epoch-N``, ...): every subfolder that holds a model, as
+  ``<run>_<subfolder>``. Order: numbered step checkpoints by step, then numbered epoch
+  checkpoints by epoch (steps and epochs are different units, so each series stays monotone and
+  steps come first), then the unnumbered subfolders (``final/``, ``best/``) in natural name
+  order, then the run folder itself, id ``<run>``, when it holds a model;
 - a local model folder (has ``config.json``): one model, id = folder name;
-- a local folder of model folders: each of them;
+- a local folder of model folders: each of them (those with a ``config.json``), in natural order;
 - ``org/name`` that is not a local path: a Hugging Face repo id, id = ``name``.
+
+A folder *holds a model* when it has a ``config.json`` or weight files at its top level. A
+checkpoint still being written (``config.json``, no weights yet) therefore counts: the engine
+fails it and the run goes on. Trainer state files (``optimizer.pt``, ``training_args.bin``,
+DeepSpeed ``*_optim_states.pt`` / ``*_model_states.pt``, ...) are not weights.
+
+Candidates that are left out are recorded with the reason (`Discovery.skipped`), so a dry run
+can list them: subfolders that hold no model, hidden folders, unreadable folders, and files
+named like a checkpoint.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from rayeval.errors import RayevalError
 
 BUILTIN_PREFIX = "builtin:"
-_CHECKPOINT_RE = re.compile(r"^(?:checkpoint|step)[-_](\d+)$")
+StepUnit = Literal["step", "epoch"]
+# Numbered checkpoint folder names; the separator is optional for every prefix (`stepN`,
+# `global_step_N`, `iter_0001000`, ...). Matched case-insensitively, anchored at both ends.
+_CHECKPOINT_RE = re.compile(r"^(?P<kind>checkpoint|global_step|step|iter|epoch)[-_]?(?P<number>\d+)$", re.IGNORECASE)
+_UNIT_ORDER: dict[StepUnit, int] = {"step": 0, "epoch": 1}
 _HF_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+# Files a trainer writes next to the weights that are not weights (Hugging Face Trainer,
+# DeepSpeed): a folder holding only these holds no model.
+_TRAINER_STATE_RE = re.compile(
+    r"^(?:training_args\.bin|optimizer\.(?:pt|bin)|scheduler\.pt|scaler\.pt|rng_state.*\.pth|.*_optim_states\.pt|.*_model_states\.pt)$"
+)
+
+NO_MODEL = "no config.json or weights"
+NO_CONFIG = "no config.json"
+NOT_A_FOLDER = "not a folder"
+HIDDEN = "hidden folder"
 
 
 @dataclass(frozen=True)
@@ -30,13 +59,23 @@ class ModelSpec:
     """One model to evaluate.
 
     `path` is what vLLM loads (a local folder or a hub repo id); `run` and `step` say where the
-    model sits in a training run, so reports can plot scores over steps.
+    model sits in a training run, so reports can plot scores over steps. `step_unit` says what
+    `step` counts: "step" (optimizer steps or iterations) or "epoch"; None when `step` is None.
     """
 
     id: str
     path: str
     run: str | None = None
     step: int | None = None
+    step_unit: StepUnit | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The models found, in evaluation order, and the candidates left out, each with why."""
+
+    models: list[ModelSpec] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def sanitize_id(raw: str) -> str:
@@ -49,83 +88,141 @@ def sanitize_id(raw: str) -> str:
     return cleaned
 
 
+def parse_checkpoint_name(name: str) -> tuple[int, StepUnit] | None:
+    """The step (and its unit) a checkpoint folder name encodes, or None if it is not numbered.
+
+    Case-insensitive; ``checkpoint``, ``step``, ``global_step`` and ``iter`` count steps,
+    ``epoch`` counts epochs; the separator before the number is ``-``, ``_`` or nothing, and
+    leading zeros are dropped (Megatron's ``iter_0001000`` is step 1000).
+    """
+    match = _CHECKPOINT_RE.match(name)
+    if match is None:
+        return None
+    unit: StepUnit = "epoch" if match.group("kind").lower() == "epoch" else "step"
+    return int(match.group("number")), unit
+
+
+def _is_weight_file(path: Path) -> bool:
+    return path.name.endswith(_WEIGHT_SUFFIXES) and not _TRAINER_STATE_RE.match(path.name) and path.is_file()
+
+
 def _holds_model(folder: Path) -> bool:
     """A folder holds a model when it has a config.json or weight files."""
     if (folder / "config.json").is_file():
         return True
-    return any(p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES) for p in folder.iterdir())
-
-
-def _checkpoint_dirs(folder: Path) -> list[tuple[int, Path]]:
-    found = []
-    for child in folder.iterdir():
-        match = _CHECKPOINT_RE.match(child.name)
-        if match and child.is_dir():
-            found.append((int(match.group(1)), child))
-    return sorted(found, key=lambda pair: (pair[0], pair[1].name))
+    return any(_is_weight_file(p) for p in folder.iterdir())
 
 
 def _natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _resolve_local(folder: Path) -> list[ModelSpec]:
+def _why_not_a_model(child: Path, need_config: bool = False) -> str | None:
+    """None when `child` holds a model (with `need_config`: has a config.json), else the reason."""
+    if not child.is_dir():
+        return NOT_A_FOLDER
+    if child.name.startswith("."):
+        return HIDDEN
+    try:
+        if need_config:
+            return None if (child / "config.json").is_file() else NO_CONFIG
+        return None if _holds_model(child) else NO_MODEL
+    except OSError as exc:
+        return f"not readable ({exc.strerror or exc})"
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir(), key=lambda c: _natural_key(c.name))
+    except OSError as exc:
+        raise RayevalError(f"cannot list {folder}: {exc.strerror or exc}; check the path and its permissions") from exc
+
+
+def discover(folder: Path) -> Discovery:
+    """The models in a local folder, in evaluation order, and the candidates skipped (see the
+    module docstring for the rules). Raises RayevalError when the folder holds no model at all."""
     folder = folder.resolve()
     run = folder.name
-    checkpoints = _checkpoint_dirs(folder)
-    if checkpoints:
-        specs = [
-            ModelSpec(id=f"{run}_{ckpt.name}", path=str(ckpt), run=run, step=step)
-            for step, ckpt in checkpoints
-        ]
+    children = _children(folder)
+    numbered = [(parsed, child) for child in children if (parsed := parse_checkpoint_name(child.name)) is not None]
+    numbered_reasons = {child: _why_not_a_model(child) for _, child in numbered}
+    numbered_skips = [(child, reason) for child, reason in numbered_reasons.items() if reason is not None]
+
+    if any(reason is None for reason in numbered_reasons.values()):
+        checkpoints = sorted(
+            ((step, unit, child) for (step, unit), child in numbered if numbered_reasons[child] is None),
+            key=lambda item: (_UNIT_ORDER[item[1]], item[0], _natural_key(item[2].name)),
+        )
+        models = [ModelSpec(id=f"{run}_{c.name}", path=str(c), run=run, step=step, step_unit=unit) for step, unit, c in checkpoints]
+        skipped: list[tuple[Path, str]] = []
+        for child in children:
+            if child in numbered_reasons:
+                continue
+            if not child.is_dir():
+                continue  # the run folder's own files: config, weights, logs
+            reason = _why_not_a_model(child)
+            if reason is None:
+                models.append(ModelSpec(id=f"{run}_{child.name}", path=str(child), run=run))
+            else:
+                skipped.append((child, reason))
         if _holds_model(folder):
-            specs.append(ModelSpec(id=run, path=str(folder), run=run, step=None))
-        return specs
+            models.append(ModelSpec(id=run, path=str(folder), run=run))
+        return Discovery(models=models, skipped=sorted(numbered_skips + skipped, key=lambda s: _natural_key(s[0].name)))
+
     if (folder / "config.json").is_file():
-        return [ModelSpec(id=run, path=str(folder))]
-    children = sorted(
-        (c for c in folder.iterdir() if c.is_dir() and (c / "config.json").is_file()),
-        key=lambda c: _natural_key(c.name),
-    )
-    if children:
-        return [ModelSpec(id=c.name, path=str(c)) for c in children]
+        return Discovery(models=[ModelSpec(id=run, path=str(folder))], skipped=numbered_skips)
+
+    models = []
+    skipped = []
+    for child in children:
+        if not child.is_dir() and child not in numbered_reasons:
+            continue
+        reason = _why_not_a_model(child, need_config=True)
+        if reason is None:
+            models.append(ModelSpec(id=child.name, path=str(child)))
+        else:
+            skipped.append((child, reason))
+    if models:
+        return Discovery(models=models, skipped=skipped)
+    detail = "".join(f"; {child.name}: {reason}" for child, reason in numbered_skips)
     raise RayevalError(
-        f"{folder} is neither a model folder (no config.json), nor a folder of checkpoint-*/step-* "
-        "subfolders, nor a folder of model folders; point rayeval at one of those"
+        f"{folder} is neither a model folder (no config.json), nor a folder of checkpoint subfolders "
+        f"(checkpoint-N, step-N, global_stepN, iter_N, epoch-N, ... holding a config.json or weights), "
+        f"nor a folder of model folders; point rayeval at one of those{detail}"
     )
 
 
-def _resolve_one(model_input: str, cache_dir: Path | None) -> list[ModelSpec]:
+def _resolve_one(model_input: str, cache_dir: Path | None) -> Discovery:
     if model_input.startswith(BUILTIN_PREFIX):
-        from rayeval.builtin_models import builtin_model_spec
+        from rayeval.builtin_models import builtin_model_id, builtin_model_path
 
-        return [builtin_model_spec(model_input[len(BUILTIN_PREFIX):], cache_dir)]
+        name = model_input[len(BUILTIN_PREFIX) :]
+        return Discovery(models=[ModelSpec(id=builtin_model_id(name), path=str(builtin_model_path(name, cache_dir)))])
     path = Path(model_input).expanduser()
     if path.is_dir():
-        return _resolve_local(path)
+        return discover(path)
     if path.exists():
         raise RayevalError(f"{model_input} is a file, not a model folder; pass the folder that holds config.json")
     if _HF_REPO_RE.match(model_input) and not model_input.startswith((".", "/", "~")):
-        return [ModelSpec(id=model_input.split("/")[1], path=model_input)]
+        return Discovery(models=[ModelSpec(id=model_input.split("/")[1], path=model_input)])
     raise RayevalError(
         f"model input {model_input!r} is not an existing folder nor a hub repo id 'org/name'; "
         "check the path (or use builtin:smollm2 for the embedded model)"
     )
 
 
-def resolve_models(model_inputs: list[str], cache_dir: Path | None = None) -> list[ModelSpec]:
-    """Resolve every input, in the order given, into unique, sanitised model ids.
-
-    The same model named twice is kept once; two different models that would share an id get
-    `-2`, `-3`, ... suffixes so that their result folders never collide.
-    """
+def resolve_models_with_skips(model_inputs: list[str], cache_dir: Path | None = None) -> Discovery:
+    """`resolve_models`, plus every candidate folder left out and why (for `--dry-run`)."""
     if not model_inputs:
         raise RayevalError("no model given; pass a model folder, a checkpoints folder or a hub id 'org/name'")
     specs: list[ModelSpec] = []
+    skipped: dict[tuple[Path, str], None] = {}
     seen_paths: set[str] = set()
     taken_ids: set[str] = set()
     for model_input in model_inputs:
-        for spec in _resolve_one(model_input, cache_dir):
+        found = _resolve_one(model_input, cache_dir)
+        skipped.update(dict.fromkeys(found.skipped))
+        for spec in found.models:
             if spec.path in seen_paths:
                 continue
             seen_paths.add(spec.path)
@@ -135,5 +232,14 @@ def resolve_models(model_inputs: list[str], cache_dir: Path | None = None) -> li
                 n += 1
                 model_id = f"{base}-{n}"
             taken_ids.add(model_id)
-            specs.append(ModelSpec(id=model_id, path=spec.path, run=spec.run, step=spec.step))
-    return specs
+            specs.append(ModelSpec(id=model_id, path=spec.path, run=spec.run, step=spec.step, step_unit=spec.step_unit))
+    return Discovery(models=specs, skipped=list(skipped))
+
+
+def resolve_models(model_inputs: list[str], cache_dir: Path | None = None) -> list[ModelSpec]:
+    """Resolve every input, in the order given, into unique, sanitised model ids.
+
+    The same model named twice is kept once; two different models that would share an id get
+    `-2`, `-3`, ... suffixes so that their result folders never collide.
+    """
+    return resolve_models_with_skips(model_inputs, cache_dir).models

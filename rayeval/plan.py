@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rayeval.benchmarks.base import Benchmark, Item
-from rayeval.config import EngineConfig, SamplingConfig, config_hash
+from rayeval.config import config_hash
 from rayeval.data import DataSource
 from rayeval.models import ModelSpec
 from rayeval.requests import Request
+from rayeval.settings import Settings
 from rayeval.store import ResultStore
 
 MIN_SHARD = 16
@@ -41,7 +42,7 @@ class BenchmarkWork:
     """Everything to generate for one (model, benchmark) pair."""
 
     model: ModelSpec
-    benchmark: Benchmark
+    benchmark: Benchmark[Any]
     items: list[Item]
     shards: list[Shard]
 
@@ -53,7 +54,7 @@ class BenchmarkWork:
 @dataclass
 class Plan:
     models: list[ModelSpec]
-    benchmarks: list[Benchmark]
+    benchmarks: list[Benchmark[Any]]
     work: list[BenchmarkWork]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     item_counts: dict[str, int] = field(default_factory=dict)
@@ -77,44 +78,35 @@ def _request_digest(requests: tuple[Request, ...]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _cut(model: ModelSpec, bench: Benchmark, requests: list[Request], size: int, settings: str) -> list[Shard]:
+def _cut(model: ModelSpec, bench: Benchmark[Any], requests: list[Request], size: int, settings: str) -> list[Shard]:
     shards = []
     for start in range(0, len(requests), size):
         chunk = tuple(requests[start : start + size])
-        digest = hashlib.sha256(f"{model.path}|{bench.name}|{settings}|{_request_digest(chunk)}".encode()).hexdigest()[:20]
+        digest = hashlib.sha256(f"{model.path}|{bench.name}|{bench.version}|{settings}|{_request_digest(chunk)}".encode()).hexdigest()[:20]
         shards.append(Shard(id=digest, model=model, benchmark=bench.name, requests=chunk))
     return shards
 
 
 def build_plan(
-    models: list[ModelSpec],
-    benchmarks: list[Benchmark],
-    data: DataSource,
-    store: ResultStore,
-    sampling: SamplingConfig,
-    engine: EngineConfig,
-    options: dict[str, Any],
-    num_engines: int,
-    limit: int | None = None,
-    skip_existing: bool = False,
-    shard_size: int | None = None,
+    models: list[ModelSpec], benchmarks: list[Benchmark[Any]], data: DataSource, store: ResultStore, settings: Settings, num_engines: int
 ) -> Plan:
     """Load every benchmark once, then cut each (model, benchmark) pair into shards."""
     plan = Plan(models=models, benchmarks=benchmarks, work=[])
-    settings = config_hash(sampling, engine)
+    run = settings.run
+    digest = config_hash(settings.sampling, settings.engine)
     for bench in benchmarks:
-        items = bench.load_items(data, options)
-        if limit is not None:
-            items = items[:limit]
+        items = bench.load_items(data, settings.options_for(bench.name))
+        if run.limit is not None:
+            items = items[: run.limit]
         requests = bench.build_requests(items)
         plan.item_counts[bench.name] = len(items)
-        size = shard_size_for(len(requests), num_engines, shard_size)
+        size = shard_size_for(len(requests), num_engines, run.shard_size)
         for model in models:
             out_dir = store.benchmark_dir(model.id, bench.results_dirname)
-            if skip_existing and bench.generation_done(out_dir):
+            if run.skip_existing and bench.generation_done(out_dir):
                 plan.skipped.append((model.id, bench.name))
                 continue
-            plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_cut(model, bench, requests, size, settings)))
+            plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_cut(model, bench, requests, size, digest)))
     # Models in input order, so checkpoints finish in step order.
     order = {m.id: i for i, m in enumerate(models)}
     plan.work.sort(key=lambda w: order[w.model.id])

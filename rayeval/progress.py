@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ConsoleProgress:
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal
         self.counters: dict[str, _ModelCounter] = {}
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -48,7 +48,7 @@ class ConsoleProgress:
             disable=not self.live,
         )
 
-    def __enter__(self) -> "ConsoleProgress":
+    def __enter__(self) -> ConsoleProgress:
         self.bar.start()
         return self
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from rayeval.errors import RayevalError
+from rayeval.options import option_ref
 
 # Quiet vLLM's per-request INFO lines in every engine actor; warnings and errors still show.
 _WORKER_ENV = {"VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "ERROR"), "TOKENIZERS_PARALLELISM": "false"}
@@ -27,7 +28,7 @@ def connect(address: str | None) -> None:
             log_to_driver=True,
         )
     except ConnectionError as exc:
-        raise RayevalError(f"cannot reach the Ray cluster at {address} ({exc}); check --address / RAY_ADDRESS") from exc
+        raise RayevalError(f"cannot reach the Ray cluster at {address} ({exc}); check {option_ref('run.address')} / RAY_ADDRESS") from exc
 
 
 def local_gpu_count() -> int:

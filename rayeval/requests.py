@@ -7,7 +7,6 @@ other: an engine never sees a benchmark, a benchmark never sees Ray or vLLM.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class LoglikelihoodRequest:
     chat: bool = False
 
 
-Request = Union[ChatRequest, LoglikelihoodRequest]
+Request = ChatRequest | LoglikelihoodRequest
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,22 @@ class LoglikelihoodResult:
     completion_tokens: int = field(default=0)
 
 
-Result = Union[GenerationResult, LoglikelihoodResult]
+Result = GenerationResult | LoglikelihoodResult
+
+
+def generated(result: Result) -> GenerationResult:
+    """`result` as the answer to a `ChatRequest`; a benchmark that gets anything else has built
+    its requests and read its results under different keys, which is a bug, not a user error."""
+    if not isinstance(result, GenerationResult):
+        raise TypeError(f"result {result.key} is a {type(result).__name__}, not a generation")
+    return result
+
+
+def scored(result: Result) -> LoglikelihoodResult:
+    """`result` as the answer to a `LoglikelihoodRequest` (see `generated`)."""
+    if not isinstance(result, LoglikelihoodResult):
+        raise TypeError(f"result {result.key} is a {type(result).__name__}, not a log-likelihood result")
+    return result
 
 
 def result_to_dict(result: Result) -> dict:

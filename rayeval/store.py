@@ -20,57 +20,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from rayeval.errors import RayevalError
+from rayeval.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from rayeval.options import option_ref
 from rayeval.requests import Result, result_from_dict, result_to_dict
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """UTF-8 text version of `atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Pretty JSON, UTF-8, non-ASCII kept readable."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
-    """One JSON document per line."""
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Read a JSONL file; a malformed line is a one-line error naming the file and line."""
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise RayevalError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from exc
-    return rows
 
 
 class ResultStore:
@@ -78,6 +33,7 @@ class ResultStore:
 
     JOURNAL = ".journal"
     MANIFEST = "run.json"
+    JUDGE_CACHE = ".judge_cache"
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -90,13 +46,19 @@ class ResultStore:
             probe.write_text("")
             probe.unlink()
         except OSError as exc:
-            raise RayevalError(f"results folder {self.root} is not writable ({exc.strerror}); pass --results-dir") from exc
+            raise RayevalError(
+                f"results folder {self.root} is not writable ({exc.strerror}); pass {option_ref('run.results_dir')}"
+            ) from exc
 
     def model_dir(self, model_id: str) -> Path:
         return self.root / model_id
 
     def benchmark_dir(self, model_id: str, dirname: str) -> Path:
         return self.root / model_id / dirname
+
+    def judge_cache_dir(self) -> Path:
+        """Judge answers cached across models and runs (see `rayeval.judge.cache`)."""
+        return self.root / self.JUDGE_CACHE
 
     def model_ids(self) -> list[str]:
         """Ids of models that have a results folder (anything with a manifest or benchmark dir)."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-PROJECT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT.parent / "shared"
+from paths import SHARED
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +15,13 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"{path} is missing: these tests read the shared reference data beside the project")
     return path
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A Ray of its own for the module (judge pool tests)."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False)  # never attach to another session's cluster
+    yield
+    ray.shutdown()

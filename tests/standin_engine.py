@@ -33,7 +33,9 @@ class SleepyEngine:
     def run(self, requests: list[Request], sampling: SamplingConfig) -> list[Result]:
         time.sleep(self.seconds_per_request * len(requests))
         return [
-            GenerationResult(key=r.key, text=f"{r.key}|{self.model.path}|{os.getpid()}", prompt_tokens=3, completion_tokens=5, finish_reason="stop")
+            GenerationResult(
+                key=r.key, text=f"{r.key}|{self.model.path}|{os.getpid()}", prompt_tokens=3, completion_tokens=5, finish_reason="stop"
+            )
             for r in requests
         ]
 

@@ -6,11 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 
 def rayeval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rayeval", *args], capture_output=True, text=True, timeout=300, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "rayeval", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_help_imports_no_heavy_module() -> None:
@@ -30,7 +35,21 @@ def test_help_imports_no_heavy_module() -> None:
 def test_generate_help_lists_the_replaced_tools_options() -> None:
     result = rayeval("generate", "--help")
     assert result.returncode == 0
-    for option in ("--tp-size", "--gpu-mem", "--benchmarks", "--skip-existing", "--num-engines", "--limit", "--max-tokens", "--temperature", "--seed", "--results-dir", "--data-dir", "--address", "--dry-run"):
+    for option in (
+        "--tp-size",
+        "--gpu-mem",
+        "--benchmarks",
+        "--skip-existing",
+        "--num-engines",
+        "--limit",
+        "--max-tokens",
+        "--temperature",
+        "--seed",
+        "--results-dir",
+        "--data-dir",
+        "--address",
+        "--dry-run",
+    ):
         assert option in result.stdout, option
 
 

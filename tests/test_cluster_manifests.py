@@ -15,7 +15,7 @@ SCHEMAS = PROJECT.parent / "shared" / "schemas" / "kuberay"
 MANIFESTS = {"rayjob-sweep.yaml": "ray.io_rayjobs.yaml", "raycluster.yaml": "ray.io_rayclusters.yaml"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crd_schema(crd_file: str, version: str) -> dict:
     crd = yaml.load((SCHEMAS / crd_file).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     for entry in crd["spec"]["versions"]:

@@ -57,7 +57,9 @@ def test_config_from_environment_variable(tmp_path: Path) -> None:
 
 def test_a_section_applies_only_to_its_command(tmp_path: Path) -> None:
     root = typer.main.get_command(app)
-    defaults = load_default_map(write(tmp_path, "benchmarks: ifeval\nevaluate:\n  judge-rpm: 60\ndata pull:\n  livebench-tasks: math\n"), root)
+    defaults = load_default_map(
+        write(tmp_path, "benchmarks: ifeval\nevaluate:\n  judge-rpm: 60\ndata pull:\n  livebench-tasks: math\n"), root
+    )
     assert defaults["generate"] == {"benchmarks": "ifeval"}
     assert defaults["evaluate"] == {"benchmarks": "ifeval", "judge_rpm": 60}
     assert defaults["data"]["pull"] == {"benchmarks": "ifeval", "livebench_tasks": "math"}
@@ -68,7 +70,7 @@ def test_a_section_applies_only_to_its_command(tmp_path: Path) -> None:
     [
         ("tp-sise: 4\n", "`tp-sise` is neither an option nor a command section"),
         ("evaluate:\n  tp-size: 4\n", "`tp-size` is not an option of `rayeval evaluate`"),
-        ("evaluate:\n  judge-api-key: sk-123\n", "does not belong in a file; set RAYEVAL_JUDGE_API_KEY"),
+        ("evaluate:\n  judge-api-key: sk-123\n", "is a secret and does not belong in a file; set it in the environment"),
         ("generate: 4\n", "section `generate` must be a mapping"),
         ("- a\n- b\n", "must be a mapping of option names to values"),
         ("generate:\n  limit: [1\n", "is not valid YAML at line"),

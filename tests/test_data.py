@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rayeval.cli_options import render_refs
 from rayeval.data import DataSource, HubFile, sha256_file
 from rayeval.errors import RayevalError
 
@@ -20,8 +21,9 @@ def test_packaged_ifeval_is_the_default_and_hashed() -> None:
 
 def test_data_dir_is_strict(tmp_path: Path) -> None:
     (tmp_path / "ifeval").mkdir()
-    with pytest.raises(RayevalError, match="missing from --data-dir"):
+    with pytest.raises(RayevalError, match="missing from ⟨run.data_dir⟩") as error:
         DataSource(tmp_path).find("ifeval/input_data.jsonl")
+    assert "missing from --data-dir" in render_refs(str(error.value))  # as the CLI prints it
     with pytest.raises(RayevalError, match="does not exist"):
         DataSource(tmp_path / "nope")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rayeval.store import read_jsonl
+from rayeval.files import read_jsonl
 
 pytestmark = pytest.mark.slow
 PACKAGED_IFEVAL = Path(__file__).resolve().parents[1] / "rayeval" / "packaged_data" / "ifeval" / "input_data.jsonl"

@@ -66,7 +66,9 @@ def test_unrecognised_input_is_a_clear_error(tmp_path: Path) -> None:
         resolve_models([str(tmp_path / "file.txt")])
 
 
-@pytest.mark.parametrize("raw, expected", [("a/b", "a_b"), ("..", "_"), (".hidden", "hidden"), ("x/../y", "x___y"), ("ok-id_1.5", "ok-id_1.5")])
+@pytest.mark.parametrize(
+    "raw, expected", [("a/b", "a_b"), ("..", "_"), (".hidden", "hidden"), ("x/../y", "x___y"), ("ok-id_1.5", "ok-id_1.5")]
+)
 def test_ids_are_safe_path_components(raw: str, expected: str) -> None:
     cleaned = sanitize_id(raw)
     assert cleaned == expected
@@ -87,7 +89,10 @@ def test_dry_run_lists_checkpoints_in_order(tmp_path: Path) -> None:
         make_model(run / f"checkpoint-{step}")
     result = subprocess.run(
         [sys.executable, "-m", "rayeval", "generate", str(run), "--dry-run", "-b", "ifeval", "--results-dir", str(tmp_path / "results")],
-        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
     order = [result.stdout.index(f"{name} ") for name in ("DIR_checkpoint-3", "DIR_checkpoint-20", "DIR_checkpoint-100")]

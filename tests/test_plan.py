@@ -5,19 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from rayeval import benchmarks
-from rayeval.config import EngineConfig, SamplingConfig
+from rayeval.config import EngineConfig, RunOptions, SamplingConfig
 from rayeval.data import DataSource
 from rayeval.models import ModelSpec
 from rayeval.plan import MAX_SHARD, MIN_SHARD, build_plan, shard_size_for
+from rayeval.settings import Settings
 from rayeval.store import ResultStore
 
 MODELS = [ModelSpec(id="a", path="/m/a"), ModelSpec(id="b", path="/m/b")]
 
 
-def plan_for(tmp_path: Path, shared_data: Path, **kwargs):
-    defaults = dict(sampling=SamplingConfig(), engine=EngineConfig(), options={}, num_engines=2)
-    defaults.update(kwargs)
-    return build_plan(MODELS, [benchmarks.get("ifeval")], DataSource(shared_data), ResultStore(tmp_path), **defaults)
+def plan_for(
+    tmp_path: Path,
+    shared_data: Path,
+    sampling: SamplingConfig | None = None,
+    engine: EngineConfig | None = None,
+    num_engines: int = 2,
+    **run_options,
+):
+    settings = Settings(run=RunOptions(**run_options), engine=engine or EngineConfig(), sampling=sampling or SamplingConfig())
+    return build_plan(MODELS, [benchmarks.get("ifeval")], DataSource(shared_data), ResultStore(tmp_path), settings, num_engines)
 
 
 def test_shard_size_bounds() -> None:

@@ -16,15 +16,18 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import standin_engine  # noqa: E402
+
 from rayeval import benchmarks  # noqa: E402
-from rayeval.config import EngineConfig, SamplingConfig  # noqa: E402
+from rayeval.config import EngineConfig, RunOptions, SamplingConfig  # noqa: E402
 from rayeval.data import DataSource  # noqa: E402
 from rayeval.engine.placement import EngineLayout  # noqa: E402
 from rayeval.engine.pool import EnginePool  # noqa: E402
+from rayeval.files import read_jsonl  # noqa: E402
 from rayeval.generation import GenerateRequest, make_plan, run_generation  # noqa: E402
 from rayeval.models import ModelSpec  # noqa: E402
 from rayeval.scheduler import Scheduler, SilentProgress  # noqa: E402
-from rayeval.store import ResultStore, read_jsonl  # noqa: E402
+from rayeval.settings import Settings  # noqa: E402
+from rayeval.store import ResultStore  # noqa: E402
 
 LIMIT = 96
 
@@ -44,14 +47,8 @@ def cluster():
 
 
 def request_for(models: list[ModelSpec], tp: int = 2) -> GenerateRequest:
-    return GenerateRequest(
-        models=models,
-        benchmarks=[benchmarks.get("ifeval")],
-        sampling=SamplingConfig(max_tokens=8),
-        engine=EngineConfig(tp_size=tp),
-        limit=LIMIT,
-        shard_size=8,
-    )
+    settings = Settings(run=RunOptions(limit=LIMIT, shard_size=8), sampling=SamplingConfig(max_tokens=8), engine=EngineConfig(tp_size=tp))
+    return GenerateRequest(models=models, benchmarks=[benchmarks.get("ifeval")], settings=settings)
 
 
 def checkpoints(n: int, broken: int | None = None) -> list[ModelSpec]:
@@ -99,7 +96,9 @@ def test_tp_groups_land_on_one_node_each(cluster) -> None:
         pool.shutdown()
 
 
-def run_on_cluster(tmp_path: Path, shared_data: Path, models: list[ModelSpec], num_engines: int, seconds_per_request: float, progress=None, **pool_options):
+def run_on_cluster(
+    tmp_path: Path, shared_data: Path, models: list[ModelSpec], num_engines: int, seconds_per_request: float, progress=None, **pool_options
+):
     """Run the scheduler over `models` on stand-in tp-2 engines; `progress(pool)` may build a sink."""
     request = request_for(models)
     store, data = ResultStore(tmp_path), DataSource(shared_data)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rayeval.requests import GenerationResult, LoglikelihoodResult
-from rayeval.store import ResultStore, atomic_write_text, read_jsonl
 from rayeval.errors import RayevalError
+from rayeval.files import atomic_write_text, read_jsonl
+from rayeval.requests import GenerationResult, LoglikelihoodResult
+from rayeval.store import ResultStore
 
 
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,7 +44,7 @@ def test_corrupt_journal_entry_is_redone_not_trusted(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     store.save_shard("m", "ifeval", "abc", [])
     path = next((tmp_path / "m").rglob("abc.json"))
-    path.write_text("[{\"kind\": ")
+    path.write_text('[{"kind": ')
     assert store.load_shard("m", "ifeval", "abc") is None
 
 

@@ -1,9 +1,10 @@
-"""The small interface every benchmark plugin implements.
+"""The small interface every benchmark implements.
 
-A benchmark is one module in `rayeval/benchmarks/` that defines `BENCHMARK = <instance>`. It
-loads its items, turns them into engine requests, writes its generation files from the results,
-and scores those files. It never touches Ray or vLLM, and no other module knows its formats:
-adding a benchmark is adding one file (plus scorer helpers under `rayeval/scoring/` if big).
+A benchmark is one folder (`rayeval/benchmarks/<name>/`, or a package outside rayeval) whose
+`spec.py` defines `BENCHMARK = <instance>` and is registered by name (`rayeval.benchmarks`). It
+declares its options as a typed model, loads its items, turns them into engine requests, writes
+its generation files from the results, and scores those files. It never touches Ray or vLLM, and
+no other module knows its formats.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rayeval.data import DataSource
+from rayeval.judge.config import JudgeConfig
+from rayeval.options import NoOptions, OptionsModel
 from rayeval.requests import Request, Result
+
+OptionsT = TypeVar("OptionsT", bound=OptionsModel)
 
 
 @dataclass(frozen=True)
@@ -26,21 +31,19 @@ class Item:
 
 
 @dataclass
-class EvalContext:
-    """What a benchmark's scorer gets: where the files are, the data, and its options."""
+class EvalContext(Generic[OptionsT]):
+    """What a benchmark's scorer gets: where the files are, the data, its options and the judge's.
+
+    `judge.cache_dir` is always set (the result store's judge cache unless the user chose one)."""
 
     model_id: str
     out_dir: Path
     data: DataSource
-    options: dict[str, Any] = field(default_factory=dict)
+    options: OptionsT
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     limit: int | None = None
     """Generation ran on the first `limit` items only (`--limit`): score exactly those."""
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def results_root(self) -> Path:
-        """The results folder: `out_dir` is `<results-dir>/<model_id>/<benchmark folder>`."""
-        return self.out_dir.parent.parent
 
     def warn(self, message: str) -> None:
         """Record a problem worth the user's attention that does not stop scoring (the CLI
@@ -59,17 +62,26 @@ class Score:
         return {"benchmark": benchmark, "metric": self.metric, "value": self.value}
 
 
-class Benchmark(ABC):
-    """Base class of benchmark plugins."""
+class Benchmark(ABC, Generic[OptionsT]):
+    """Base class of benchmarks."""
 
     name: ClassVar[str]
-    """CLI name (`-b NAME`)."""
+    """Registered name (`-b NAME`); its options appear as `--NAME-<option>`."""
     results_dirname: ClassVar[str]
     """Folder under `results/<model_id>/`."""
+    version: ClassVar[str]
+    """Version of this implementation's prompts and scoring; recorded in `run.json` and hashed
+    into shard ids, so a change of prompts never reuses old generations."""
+    options_model: ClassVar[type[OptionsModel]] = NoOptions
+    """The benchmark's typed options (every field with a default and a description)."""
     default_max_tokens: ClassVar[int] = 1024
 
+    def default_options(self) -> OptionsT:
+        """The options with every default, for library use and tests."""
+        return self.options_model()  # type: ignore[return-value]
+
     @abstractmethod
-    def load_items(self, data: DataSource, options: dict[str, Any]) -> list[Item]:
+    def load_items(self, data: DataSource, options: OptionsT) -> list[Item]:
         """All items in input order (the order output files follow)."""
 
     @abstractmethod
@@ -85,11 +97,11 @@ class Benchmark(ABC):
         """Write the generation files from `results` (keyed by request key), in item order."""
 
     @abstractmethod
-    def evaluate(self, ctx: EvalContext) -> list[Score]:
+    def evaluate(self, ctx: EvalContext[OptionsT]) -> list[Score]:
         """Score the generation files in `ctx.out_dir`, write the benchmark's result files and
         return the summary rows."""
 
-    def pull(self, data: DataSource, options: dict[str, Any]) -> None:
+    def pull(self, data: DataSource, options: OptionsT) -> None:
         """Download everything this benchmark needs from the hub into the cache
         (`rayeval data pull`). Loading the items does it for most benchmarks."""
         self.load_items(data, options)

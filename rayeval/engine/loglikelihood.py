@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rayeval.errors import RayevalError
+from rayeval.options import option_ref
 from rayeval.requests import LoglikelihoodRequest, LoglikelihoodResult
 
 Encode = Callable[[str], list[int]]
@@ -55,6 +56,8 @@ def render_context(tokenizer, request: LoglikelihoodRequest) -> str:
         if not isinstance(request.context, str):
             raise TypeError(f"request {request.key}: a chat=False context must be a string")
         return request.context
+    if isinstance(request.context, str):
+        raise TypeError(f"request {request.key}: a chat=True context must be messages")
     messages = [{"role": m["role"], "content": m["content"]} for m in request.context]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -73,7 +76,9 @@ def context_encoder(tokenizer, request: LoglikelihoodRequest) -> Encode:
     return encode
 
 
-def encode_pair(encode: Encode, context: str, continuation: str, prefix_token_id: int | None, encode_plain: Encode) -> tuple[list[int], list[int]]:
+def encode_pair(
+    encode: Encode, context: str, continuation: str, prefix_token_id: int | None, encode_plain: Encode
+) -> tuple[list[int], list[int]]:
     """Context and continuation token ids, split the lm-eval way. `encode` applies the request's
     special-token rule; `encode_plain` adds none (for a continuation after the prefix token)."""
     stripped = context.rstrip()
@@ -93,8 +98,7 @@ def fit_to_context(context_ids: list[int], continuation_ids: list[int], max_len:
     """Join the two parts, cutting the context from the left to fit `max_len` tokens."""
     if max_len is not None and len(continuation_ids) >= max_len:
         raise RayevalError(
-            f"request {key}: a continuation of {len(continuation_ids)} tokens does not fit a {max_len}-token context; "
-            "raise --max-model-len"
+            f"request {key}: a continuation of {len(continuation_ids)} tokens does not fit a {max_len}-token context; raise {option_ref('engine.max_model_len')}"
         )
     ids = context_ids + continuation_ids
     if max_len is not None and len(ids) > max_len:

@@ -7,47 +7,105 @@ the actor makes exactly those devices visible to vLLM, whose own multiprocessing
 runs the tensor-parallel ranks (nesting Ray placement groups inside vLLM deadlocks on vLLM V1).
 The placement group keeps the bundles reserved, so nothing else lands on those GPUs.
 
-On a CPU-only cluster an engine is one actor with `tp_size` CPUs (vLLM's CPU build runs the
-ranks as processes bound to those cores).
+On a CPU-only cluster (or with `engine.device` cpu) an engine is one actor with `tp_size` CPUs
+(vLLM's CPU build runs the ranks as processes bound to those cores).
+
+How many engines: `choose_layout` counts what fits on each node (`engines_that_fit`, pure), not
+the cluster's GPU total: 2 nodes × 6 GPUs hold two 4-GPU engines, not three. On an autoscaling
+cluster (`cluster_autoscales`: `RAYEVAL_AUTOSCALING=1`) the engines asked for are planned even
+when today's nodes cannot hold them; their placement groups wait for the new nodes.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayeval.config import EngineConfig
 from rayeval.errors import RayevalError
+from rayeval.options import option_ref
+
+TP, ENGINES, DEVICE = option_ref("engine.tp_size"), option_ref("run.num_engines"), option_ref("engine.device")
 
 PLACEMENT_TIMEOUT_S = 120.0
+AUTOSCALING_PLACEMENT_TIMEOUT_S = 1800.0
+"""On an autoscaling cluster a placement group waits for a new node: minutes, not seconds."""
+AUTOSCALING_ENV = "RAYEVAL_AUTOSCALING"
+"""Set to 1 (true, yes) on a cluster whose workers are added on demand (KubeRay with the
+autoscaler, Ray cluster launcher with min_workers below max_workers)."""
 
 
 @dataclass(frozen=True)
 class EngineLayout:
-    """How many engines of which tensor-parallel size, on GPUs or CPUs."""
+    """How many engines of which tensor-parallel size, on GPUs or CPUs.
+
+    `autoscaling`: the engines were planned for nodes that may not exist yet, so reserving their
+    placement groups waits longer (`placement_timeout_s`)."""
 
     num_engines: int
     tp_size: int
     use_gpu: bool
+    autoscaling: bool = False
+
+    @property
+    def placement_timeout_s(self) -> float:
+        return AUTOSCALING_PLACEMENT_TIMEOUT_S if self.autoscaling else PLACEMENT_TIMEOUT_S
 
     def describe(self) -> str:
         device = f"{self.tp_size} GPU(s)" if self.use_gpu else f"{self.tp_size} CPU rank(s)"
-        return f"{self.num_engines} engine(s) × {device} each"
+        return f"{self.num_engines} engine(s) × {device} each" + (" (autoscaling: nodes may still be starting)" if self.autoscaling else "")
 
 
-def choose_layout(tp_size: int, num_engines: int | None, cluster_gpus: float) -> EngineLayout:
-    """Fill the cluster's GPUs with `tp_size`-GPU engines unless `num_engines` says otherwise."""
-    gpus = int(cluster_gpus)
-    if gpus == 0:
-        return EngineLayout(num_engines=num_engines or 1, tp_size=tp_size, use_gpu=False)
-    fit = gpus // tp_size
+def engines_that_fit(node_gpus: Sequence[float], tp_size: int) -> int:
+    """How many `tp_size`-GPU engines fit on nodes with these GPU counts. Every engine sits on one
+    node (STRICT_PACK), so a node's leftover GPUs are no use to an engine on another node."""
+    return sum(int(gpus) // tp_size for gpus in node_gpus)
+
+
+def choose_layout(engine: EngineConfig, num_engines: int | None, node_gpus: Sequence[float], *, autoscaling: bool = False) -> EngineLayout:
+    """Plan the engines for nodes with `node_gpus` GPUs each (one entry per alive node).
+
+    Without `num_engines`, as many `engine.tp_size`-GPU engines as fit; an explicit `num_engines`
+    that does not fit now is an error, except on an `autoscaling` cluster, where the placement
+    groups are requested anyway and fulfilled as nodes arrive. `engine.device` picks GPUs or CPUs
+    (see its description). Pure: callers read the cluster (`cluster_node_gpus`,
+    `cluster_autoscales`)."""
+    tp = engine.tp_size
+    if engine.device == "cpu":
+        return EngineLayout(num_engines=num_engines or 1, tp_size=tp, use_gpu=False)
+    total = sum(int(gpus) for gpus in node_gpus)
+    if total == 0 and engine.device == "auto":
+        if autoscaling:
+            raise RayevalError(
+                f"the cluster has no GPUs yet but autoscales: GPU workers may still be starting; "
+                f"pass {DEVICE} cpu to run on CPUs, or {DEVICE} gpu to wait for GPU workers"
+            )
+        return EngineLayout(num_engines=num_engines or 1, tp_size=tp, use_gpu=False)
+    if total == 0 and not autoscaling:
+        raise RayevalError(f"{DEVICE} gpu but the cluster has no GPUs; use {DEVICE} cpu or auto, or connect to a GPU cluster")
+    fit = engines_that_fit(node_gpus, tp)
+    if autoscaling:  # missing GPUs are the autoscaler's to add
+        return EngineLayout(num_engines=num_engines or max(fit, 1), tp_size=tp, use_gpu=True, autoscaling=True)
+    nodes = ", ".join(str(int(gpus)) for gpus in node_gpus)
     if fit == 0:
-        raise RayevalError(f"--tp-size {tp_size} needs {tp_size} GPUs but the cluster has {gpus}; lower --tp-size")
+        raise RayevalError(
+            f"{TP} {tp} needs {tp} GPUs on one node but the largest node has {max(int(g) for g in node_gpus)} (GPUs per node: {nodes}); lower {TP}"
+        )
     if num_engines is not None and num_engines > fit:
         raise RayevalError(
-            f"--num-engines {num_engines} × --tp-size {tp_size} needs {num_engines * tp_size} GPUs, the cluster has {gpus}; "
-            f"use --num-engines {fit} or fewer"
+            f"{ENGINES} {num_engines} × {TP} {tp} does not fit: only {fit} engine(s) of {tp} GPUs fit on one node each "
+            f"(GPUs per node: {nodes}); use {ENGINES} {fit} or fewer, or lower {TP}"
         )
-    return EngineLayout(num_engines=num_engines or fit, tp_size=tp_size, use_gpu=True)
+    return EngineLayout(num_engines=num_engines or fit, tp_size=tp, use_gpu=True)
+
+
+def cluster_node_gpus() -> list[float]:
+    """GPUs of each alive node of the connected Ray cluster (0 for CPU-only nodes)."""
+    import ray
+
+    return [float(node.get("Resources", {}).get("GPU", 0.0)) for node in ray.nodes() if node.get("Alive")]
 
 
 def cluster_gpu_count() -> float:
@@ -55,6 +113,13 @@ def cluster_gpu_count() -> float:
     import ray
 
     return float(ray.cluster_resources().get("GPU", 0.0))
+
+
+def cluster_autoscales() -> bool:
+    """Whether the cluster adds workers on demand. Ray exposes no reliable way to tell from a
+    driver (KubeRay's autoscaler is a sidecar of the head pod), so the user says so with
+    `RAYEVAL_AUTOSCALING=1` in the driver's environment."""
+    return os.environ.get(AUTOSCALING_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -88,7 +153,7 @@ def reserve_placement(tp_size: int, use_gpu: bool, timeout_s: float = PLACEMENT_
     if not ready:
         ray.util.remove_placement_group(group)
         need = f"{tp_size} GPUs on one node" if use_gpu else f"{tp_size} CPUs"
-        raise RayevalError(f"could not reserve {need} within {timeout_s:.0f}s; free resources or lower --tp-size/--num-engines")
+        raise RayevalError(f"could not reserve {need} within {timeout_s:.0f}s; free resources or lower {TP}/{ENGINES}")
 
     def pinned(index: int) -> PlacementGroupSchedulingStrategy:
         return PlacementGroupSchedulingStrategy(

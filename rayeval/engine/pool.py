@@ -55,7 +55,7 @@ class EnginePool:
     def _create(self, timeout_s: float | None = None) -> EngineHandle:
         import ray
 
-        placement = reserve_placement(self.layout.tp_size, self.layout.use_gpu, **({"timeout_s": timeout_s} if timeout_s else {}))
+        placement = reserve_placement(self.layout.tp_size, self.layout.use_gpu, timeout_s or self.layout.placement_timeout_s)
         self._created += 1
         name = f"engine-{self._created}"
         actor_cls = ray.remote(EngineActor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 from rayeval.config import EngineConfig, SamplingConfig
 from rayeval.models import ModelSpec
@@ -60,7 +60,7 @@ class VLLMEngine:
     def __init__(self, config: EngineConfig, on_gpu: bool) -> None:
         self.config = config
         self.on_gpu = on_gpu
-        self.llm = None
+        self.llm: Any = None  # a vllm.LLM while a model is loaded
         self.model: ModelSpec | None = None
         self.has_chat_template = False
 

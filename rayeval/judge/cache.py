@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rayeval.store import atomic_write_json
+from rayeval.files import atomic_write_json
 
 
 def request_digest(model: str, request: dict[str, Any]) -> str:

@@ -1,7 +1,6 @@
-"""Judge settings as one validated pydantic model.
+"""Judge settings as typed options (see `rayeval.options`), validated before any request is sent.
 
-Built from the options dict the CLI fills (`options["judge"]`), validated before any request is
-sent. The API key is a `SecretStr`: it prints as `**********` in reprs, errors and manifests, and
+The API key is a `SecretStr`: it prints as `**********` in reprs, errors and manifests, and
 `manifest()` leaves it out entirely, so it never reaches disk or logs.
 """
 
@@ -9,20 +8,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import SecretStr, model_validator
 
-from rayeval.errors import RayevalError
+from rayeval.options import EVALUATE, OptionsModel, option
 
 KEY_ENV_VARS = ("RAYEVAL_JUDGE_API_KEY", "OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4-1106-preview"
 """The judge of the public AlpacaEval 2 leaderboard (what `weighted_alpaca_eval_gpt4_turbo` names)."""
 DEFAULT_API_BASE = "https://api.openai.com/v1"
-CACHE_DIRNAME = ".judge_cache"
 
 
-class JudgeConfig(BaseModel):
+class JudgeOptionRefs(NamedTuple):
+    """The option paths that chose a judge's model and endpoint, so errors name what to fix
+    (`judge.*` for the shared judge; TruthfulQA's judges have their own)."""
+
+    model: str = "judge.model"
+    api_base: str = "judge.api_base"
+
+
+class JudgeConfig(OptionsModel):
     """Where the judge is and how hard the pool may push it.
 
     Which judge, by what is given:
@@ -34,23 +40,35 @@ class JudgeConfig(BaseModel):
       as the alpaca_eval package does.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    api_base: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
-    api_key: SecretStr | None = Field(None, description="None: RAYEVAL_JUDGE_API_KEY, then OPENAI_API_KEY")
-    model: str = DEFAULT_MODEL
-    tp: int = Field(1, ge=1, description="tensor-parallel size of the in-cluster judge")
-    concurrency: int = Field(16, ge=1, description="requests in flight across the whole pool")
-    rpm: float | None = Field(None, gt=0, description="requests per minute across the pool; None: no cap")
-    tpm: float | None = Field(None, gt=0, description="tokens per minute (prompt estimate + max_tokens); None: no cap")
-    timeout: float = Field(120.0, gt=0, description="seconds per HTTP attempt")
-    max_retries: int = Field(6, ge=0, description="retries after the first attempt")
-    cache_dir: Path | None = Field(None, description="None: <results-dir>/.judge_cache")
-    backoff_base: float = Field(1.0, gt=0, description="first retry waits about this many seconds, then doubles")
-    backoff_max: float = Field(60.0, gt=0)
-    server_start_timeout: float = Field(900.0, gt=0, description="seconds to wait for the in-cluster judge server")
-    model_flag: str = Field("--judge-model", description="CLI option that names this judge's model, for error messages")
-    api_base_flag: str = Field("--judge-api-base", description="CLI option that names this judge's endpoint, for error messages")
+    backend: str | None = option(
+        None,
+        description="Where judge requests go: endpoint (a running OpenAI-compatible server), in-cluster (a vLLM server rayeval starts "
+        "in the Ray cluster) or a backend a package registers [default: endpoint when an endpoint or the leaderboard model is given, else in-cluster].",
+        phases=EVALUATE,
+    )
+    api_base: str | None = option(
+        None, description="OpenAI-compatible endpoint of the judge, e.g. https://api.openai.com/v1.", phases=EVALUATE
+    )
+    api_key: SecretStr | None = option(
+        None, description="Judge key [default: RAYEVAL_JUDGE_API_KEY, then OPENAI_API_KEY]. Never written anywhere.", phases=EVALUATE
+    )
+    model: str = option(
+        DEFAULT_MODEL, description="Judge model name; without an endpoint, a path or hub id served in-cluster.", phases=EVALUATE
+    )
+    tp: int = option(1, description="Tensor-parallel size of an in-cluster judge.", phases=EVALUATE, ge=1)
+    concurrency: int = option(16, description="Judge requests in flight, whole pool.", phases=EVALUATE, ge=1)
+    rpm: float | None = option(None, description="Judge requests per minute, whole pool [default: no cap].", phases=EVALUATE, gt=0)
+    tpm: float | None = option(
+        None, description="Judge tokens per minute (prompt estimate + max_tokens), whole pool [default: no cap].", phases=EVALUATE, gt=0
+    )
+    timeout: float = option(120.0, description="Seconds per judge request attempt.", phases=EVALUATE, gt=0)
+    max_retries: int = option(6, description="Retries of a judge request after the first attempt.", phases=EVALUATE, ge=0)
+    cache_dir: Path | None = option(None, description="Judge answer cache [default: <results-dir>/.judge_cache].", phases=EVALUATE)
+    backoff_base: float = option(1.0, description="First retry waits about this many seconds, then doubles.", phases=EVALUATE, gt=0)
+    backoff_max: float = option(60.0, description="Longest wait between retries, in seconds.", phases=EVALUATE, gt=0)
+    server_start_timeout: float = option(
+        900.0, description="Seconds to wait for an in-cluster judge server to start.", phases=EVALUATE, gt=0
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -60,22 +78,15 @@ class JudgeConfig(BaseModel):
             data = {**data, "api_base": DEFAULT_API_BASE}
         return data
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any] | None, default_cache_dir: Path) -> "JudgeConfig":
-        """Validate the CLI's `options["judge"]`; `None` values mean "use the default"."""
-        given = {k: v for k, v in (options or {}).items() if v is not None}
-        given.setdefault("cache_dir", default_cache_dir)
-        try:
-            return cls(**given)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise RayevalError(f"invalid judge option {field}: {first['msg']}; fix --judge-{field.replace('_', '-')}") from None
+    @property
+    def backend_name(self) -> str:
+        """The backend to start: the one asked for, else `in-cluster` when only a model is given."""
+        return self.backend or ("endpoint" if self.api_base is not None else "in-cluster")
 
     @property
     def in_cluster(self) -> bool:
-        """True when only a model is given: the pool starts its own vLLM judge server."""
-        return self.api_base is None
+        """True when the pool starts its own vLLM judge server in the cluster."""
+        return self.backend_name == "in-cluster"
 
     def resolved_key(self) -> SecretStr | None:
         """The key to send: the option, else the first environment variable that is set."""
@@ -88,4 +99,4 @@ class JudgeConfig(BaseModel):
 
     def manifest(self) -> dict[str, Any]:
         """Settings for the run manifest: everything but the key."""
-        return self.model_dump(mode="json", exclude={"api_key", "model_flag", "api_base_flag"})
+        return self.model_dump(mode="json", exclude={"api_key"})

@@ -25,7 +25,8 @@ from pydantic import SecretStr
 from rayeval.errors import RayevalError
 from rayeval.judge.cache import JudgeCache
 from rayeval.judge.client import JudgeOutcome, RetryPolicy, display_url, redact
-from rayeval.judge.config import JudgeConfig
+from rayeval.judge.config import KEY_ENV_VARS, JudgeConfig, JudgeOptionRefs
+from rayeval.options import option_ref
 
 SLOTS_PER_WORKER = 32
 """Requests in flight per worker. Responses that arrive together are parsed one after another on
@@ -36,11 +37,11 @@ MAX_CHUNK = 16
 PREFLIGHT_TIMEOUT_S = 20.0
 
 
-def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str, api_base_flag: str = "--judge-api-base") -> None:
+def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str, api_base_option: str = "judge.api_base") -> None:
     """Fail fast, in one line, if the endpoint is unreachable or rejects the key.
 
     A 404 on `/models` is accepted: some OpenAI-compatible servers do not list models.
-    `key_hint` names where the key came from and `api_base_flag` the option that set the
+    `key_hint` names where the key came from and `api_base_option` the option that set the
     endpoint, for the message.
     """
     import openai
@@ -58,7 +59,7 @@ def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hin
         raise RayevalError(f"judge endpoint {where} rejected the API key (HTTP {exc.status_code}); check {key_hint}") from None
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         raise RayevalError(
-            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check {api_base_flag} and that the server is up"
+            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check {option_ref(api_base_option)} and that the server is up"
         ) from None
     except openai.APIStatusError as exc:
         if exc.status_code >= 500:
@@ -70,8 +71,10 @@ def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hin
 class JudgePool:
     """Judge requests → `JudgeOutcome`s, through cache, rate limits, retries and Ray workers."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, refs: JudgeOptionRefs = JudgeOptionRefs()) -> None:
+        """`refs`: the options that chose this judge, named in errors."""
         self.config = config
+        self.refs = refs
         self.cache = JudgeCache(config.cache_dir) if config.cache_dir is not None else None
         self.requests_sent = 0
         """Requests that went to the endpoint (cache misses), for reports and tests."""
@@ -82,7 +85,7 @@ class JudgePool:
     def __repr__(self) -> str:
         return f"JudgePool(model={self.config.model!r}, started={bool(self._workers)})"
 
-    def __enter__(self) -> "JudgePool":
+    def __enter__(self) -> JudgePool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -129,19 +132,15 @@ class JudgePool:
             return
         import ray
 
+        from rayeval.judge.backends import start_backend
         from rayeval.judge.ratelimit import RateSchedule
         from rayeval.judge.worker import ActorLimiter, JudgeWorker, LocalLimiter
 
         config = self.config
-        api_base = config.api_base
-        key = config.resolved_key()
-        if api_base is None:
-            from rayeval.judge.server import InClusterJudge
-
-            self._server = InClusterJudge(config.model, config.tp, config.server_start_timeout, config.model_flag)
-            api_base, key = self._server.api_base, None
-        hint = "--judge-api-key" if config.api_key is not None else "--judge-api-key or RAYEVAL_JUDGE_API_KEY/OPENAI_API_KEY"
-        check_endpoint(api_base, key, config.timeout, hint, config.api_base_flag)
+        self._server = start_backend(config, self.refs)
+        api_base, key = self._server.api_base, self._server.key
+        hint = option_ref("judge.api_key") + ("" if config.api_key is not None else " or " + "/".join(KEY_ENV_VARS))
+        check_endpoint(api_base, key, config.timeout, hint, self.refs.api_base)
         count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
         shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]
         if count == 1 or (config.rpm is None and config.tpm is None):
@@ -159,7 +158,7 @@ class JudgePool:
         self._actors.extend(self._workers)
 
     def close(self) -> None:
-        """Stop workers, limiter and the in-cluster server; the cache stays."""
+        """Stop workers, limiter and the backend (an in-cluster server); the cache stays."""
         if self._actors:
             import ray
 

@@ -21,7 +21,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from rayeval.errors import RayevalError
+from rayeval.judge.config import JudgeConfig, JudgeOptionRefs
+from rayeval.options import option_ref
 
 POLL_S = 2.0
 LOG_TAIL_CHARS = 1500
@@ -96,7 +100,9 @@ class JudgeServer:
             except (urllib.error.URLError, OSError):
                 time.sleep(POLL_S)
         self.stop()
-        raise RayevalError(f"the in-cluster judge server for {self.model} did not start within {timeout:.0f}s (resources: are the GPUs free?)")
+        raise RayevalError(
+            f"the in-cluster judge server for {self.model} did not start within {timeout:.0f}s (resources: are the GPUs free?)"
+        )
 
     def _log_tail(self) -> str:
         if self._log_path is None or not self._log_path.is_file():
@@ -119,27 +125,32 @@ class JudgeServer:
 
 
 class InClusterJudge:
-    """A started `JudgeServer` actor and its placement group; `close()` frees both."""
+    """The `in-cluster` judge backend (`rayeval.judge.backends`): a started `JudgeServer` actor
+    and its placement group; `close()` frees both. The server needs no key."""
 
-    def __init__(self, model: str, tp: int, start_timeout: float, model_flag: str = "--judge-model") -> None:
-        """Start the server; `model_flag` names the option that chose the model, for errors."""
+    key: SecretStr | None = None
+
+    def __init__(self, config: JudgeConfig, refs: JudgeOptionRefs = JudgeOptionRefs()) -> None:
+        """Serve `config.model` on `config.tp` GPUs (CPUs on a CPU-only cluster); `refs` name the
+        options that chose the model, for errors."""
         import ray
 
         from rayeval.engine.placement import cluster_gpu_count, release_placement, reserve_placement
 
         use_gpu = cluster_gpu_count() > 0
         self._release = release_placement
+        model, tp = config.model, config.tp
         self._placement = reserve_placement(tp, use_gpu)
         try:
-            self._actor = ray.remote(JudgeServer).options(**self._placement.actor_options).remote(
-                model, tp, use_gpu, self._placement.gpu_ids
+            self._actor = (
+                ray.remote(JudgeServer).options(**self._placement.actor_options).remote(model, tp, use_gpu, self._placement.gpu_ids)
             )
-            self.api_base: str = ray.get(self._actor.start.remote(start_timeout))
+            self.api_base: str = ray.get(self._actor.start.remote(config.server_start_timeout))
         except BaseException as exc:
             self.close()
             cause = getattr(exc, "cause", None)
             if isinstance(cause, RayevalError):  # keep the user error one line, without the actor traceback
-                raise RayevalError(f"{cause}; check {model_flag} and --judge-tp") from None
+                raise RayevalError(f"{cause}; check {option_ref(refs.model)} and {option_ref('judge.tp')}") from None
             raise
 
     def close(self) -> None:

@@ -35,10 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from rayeval.sandbox import _launch
 
@@ -149,15 +149,25 @@ def _spec(job: Job, mode: str, uid: int | None, workdir: Path) -> dict:
     expose = sorted({str(workdir), sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(PYTHON))})
     return {
         "argv": list(job.argv),
-        "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
-                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"},
+        "env": {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
         "workdir": str(workdir),
         "uid": uid,
         "namespaces": mode == "namespaces+uid",
         "hide": [p for p in (*_launch.SCRATCH_FOLDERS, home) if p not in ("", "/")],
         "expose": expose,
-        "limits": {"cpu_seconds": max(1, int(limits.cpu_seconds + 0.999)), "memory_bytes": limits.memory_bytes,
-                   "file_bytes": limits.file_bytes, "open_files": limits.open_files, "nproc": nproc},
+        "limits": {
+            "cpu_seconds": max(1, int(limits.cpu_seconds + 0.999)),
+            "memory_bytes": limits.memory_bytes,
+            "file_bytes": limits.file_bytes,
+            "open_files": limits.open_files,
+            "nproc": nproc,
+        },
     }
 
 
@@ -165,8 +175,9 @@ def _run(job: Job, spec_path: Path, stdin_path: Path, mode: str) -> SandboxResul
     argv = [PYTHON, "-I", "-S", _launch.__file__, str(spec_path)]
     started = time.monotonic()
     with open(stdin_path, "rb") as stdin:
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, close_fds=True, env={})
+        proc = subprocess.Popen(
+            argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True, env={}
+        )
     stdout, stderr, stopped = _collect_output(proc, started + job.limits.wall_seconds, job.limits.output_bytes)
     if stopped:
         _kill_group(proc)
@@ -178,6 +189,7 @@ def _run(job: Job, spec_path: Path, stdin_path: Path, mode: str) -> SandboxResul
 
 def _collect_output(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[bytes, bytes, str | None]:
     """Read stdout/stderr until both close; stop early ("timeout"/"output_limit") past the limits."""
+    assert proc.stdout is not None and proc.stderr is not None, "started with stdout and stderr pipes"
     chunks: dict[int, list[bytes]] = {1: [], 2: []}
     total = 0
     with selectors.DefaultSelector() as selector:
@@ -188,7 +200,7 @@ def _collect_output(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[
             if remaining <= 0:
                 return b"".join(chunks[1]), b"".join(chunks[2]), "timeout"
             for key, _ in selector.select(timeout=min(remaining, 1.0)):
-                data = os.read(key.fileobj.fileno(), 65536)
+                data = os.read(key.fd, 65536)
                 if not data:
                     selector.unregister(key.fileobj)
                     continue
@@ -221,8 +233,9 @@ def _verdict(stopped: str | None, returncode: int, stderr: bytes, limits: Limits
 
 
 def _with_files(result: SandboxResult, files: dict[str, bytes]) -> SandboxResult:
-    return SandboxResult(result.status, result.reason, result.returncode, result.stdout, result.stderr, files,
-                         result.wall_seconds, result.containment)
+    return SandboxResult(
+        result.status, result.reason, result.returncode, result.stdout, result.stderr, files, result.wall_seconds, result.containment
+    )
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -260,7 +273,7 @@ def _sandbox_user(mode: str) -> Iterator[int | None]:
     start = random.randrange(_UID_SLOTS)
     for step in range(_UID_SLOTS):
         uid = _UID_BASE + (start + step) % _UID_SLOTS
-        handle = open(lock_dir / str(uid), "a")
+        handle = open(lock_dir / str(uid), "a")  # noqa: SIM115 (the lock is held while the caller runs)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

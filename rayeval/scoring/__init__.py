@@ -1,1 +1,1 @@
-"""Scorers: pure functions over generated files, no Ray, no engines."""
+"""Scoring helpers shared by several benchmarks (each benchmark's own scorer lives in its folder)."""

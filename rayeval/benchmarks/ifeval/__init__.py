@@ -1,0 +1,1 @@
+"""IFEval: prompts with verifiable instructions (spec, generation and scoring)."""

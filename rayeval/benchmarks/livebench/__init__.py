@@ -1,0 +1,1 @@
+"""LiveBench: questions with objective ground truth (spec, question loading, task scorers)."""
