@@ -41,6 +41,10 @@ class EvalContext(Generic[OptionsT]):
     data: DataSource
     options: OptionsT
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    judge_service: str | None = None
+    """Name of the job's shared judge service (a named Ray actor), when one runs: judged
+    benchmarks send their requests there, so limits hold across every model of a sweep. None: the
+    benchmark opens a judge pool of its own."""
     limit: int | None = None
     """Generation ran on the first `limit` items only (`--limit`): score exactly those."""
     warnings: list[str] = field(default_factory=list)
