@@ -96,13 +96,21 @@ class FakeJudgeServer:
 
     `script(call_number, body)` returns an `Action` or None (answer as a judge); calls are
     numbered from 0 across the server's life. `key` set: requests without that bearer get 401.
-    `bodies` and `paths` record every POST.
+    `bodies` and `paths` record every POST. `models_latency`: seconds every GET (the pool's
+    endpoint check) takes before it is answered.
     """
 
-    def __init__(self, script: Callable[[int, dict], Action | None] | None = None, key: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Callable[[int, dict], Action | None] | None = None,
+        key: str | None = None,
+        latency: float = 0.0,
+        models_latency: float = 0.0,
+    ) -> None:
         self.script = script or (lambda n, body: None)
         self.key = key
         self.latency = latency
+        self.models_latency = models_latency
         self.bodies: list[dict] = []
         self.paths: list[str] = []
         self.auth_headers: list[str] = []
@@ -135,6 +143,8 @@ class FakeJudgeServer:
                 return True
 
             def do_GET(self) -> None:
+                if server.models_latency:
+                    time.sleep(server.models_latency)
                 if self._authorized():
                     self._send(200, json.dumps({"object": "list", "data": [{"id": "judge", "object": "model"}]}))
 
@@ -186,3 +196,26 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+class InFlight:
+    """A `FakeJudgeServer` script that holds every request `seconds` and counts how many are in
+    flight at once (`peak`), when each arrived (`arrivals`, monotonic seconds), and answers as a
+    judge."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.now = 0
+        self.peak = 0
+        self.arrivals: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, number: int, body: dict) -> Action | None:
+        with self._lock:
+            self.arrivals.append(time.monotonic())
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.seconds)
+        with self._lock:
+            self.now -= 1
+        return None

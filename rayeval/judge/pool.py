@@ -13,11 +13,21 @@ concurrent requests (at most 4), splitting the concurrency cap, with a rate-limi
 shared between them when there are several and a requests/tokens-per-minute cap is set.
 Successful responses are cached as soon as their chunk returns, so an interrupted run loses
 little.
+
+`complete` is thread-safe, so one pool can serve many callers at once (the job-wide
+`rayeval.judge.service.JudgeService` does): the start happens once, under a lock. When a start
+fails with a `RayevalError` (rejected key, unreachable endpoint, judge server that did not come
+up or found no GPUs), the callers that were waiting for it get the same error rather than each
+trying again (a judge server that cannot start would otherwise cost its start timeout per
+caller); a caller that comes later tries again, since GPUs may have been freed meanwhile. Cache
+entries are written atomically per file.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
 from typing import Any
 
 from pydantic import SecretStr
@@ -81,6 +91,10 @@ class JudgePool:
         self._workers: list[Any] = []
         self._actors: list[Any] = []
         self._server: Any = None
+        self._lock = threading.Lock()
+        """Guards the start (once) and `requests_sent`."""
+        self._start_error: str | None = None
+        self._start_failed_at = 0.0
 
     def __repr__(self) -> str:
         return f"JudgePool(model={self.config.model!r}, started={bool(self._workers)})"
@@ -115,7 +129,8 @@ class JudgePool:
         for number, chunk in enumerate(chunks):
             worker = self._workers[number % len(self._workers)]
             pending[worker.complete_many.remote([requests[i] for i in chunk])] = chunk
-        self.requests_sent += len(missing)
+        with self._lock:
+            self.requests_sent += len(missing)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             chunk = pending.pop(done[0])
@@ -126,10 +141,30 @@ class JudgePool:
                     self.cache.put(self.config.model, requests[index], outcome.response)
                 outcomes[index] = outcome
 
+    @property
+    def started(self) -> bool:
+        """True once workers run (some request missed the cache)."""
+        return bool(self._workers)
+
     def _start(self) -> None:
-        """Start the server (in-cluster), check the endpoint, start limiter and workers — once."""
-        if self._workers:
-            return
+        """Start the server (in-cluster), check the endpoint, start limiter and workers — once,
+        whatever the number of threads calling; a start that failed while this caller waited for
+        it fails this caller too, without another attempt."""
+        asked = time.monotonic()
+        with self._lock:
+            if self._workers:
+                return
+            if self._start_error is not None and self._start_failed_at >= asked:
+                raise RayevalError(self._start_error)
+            try:
+                self._start_locked()
+            except BaseException as exc:
+                if isinstance(exc, RayevalError):
+                    self._start_error, self._start_failed_at = str(exc), time.monotonic()
+                self._close_server()  # an in-cluster judge that came up but cannot be used frees its GPUs now
+                raise
+
+    def _start_locked(self) -> None:
         import ray
 
         from rayeval.judge.backends import start_backend
@@ -165,6 +200,9 @@ class JudgePool:
             for actor in self._actors:
                 ray.kill(actor)
         self._actors, self._workers = [], []
+        self._close_server()
+
+    def _close_server(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None

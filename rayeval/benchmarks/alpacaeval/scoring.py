@@ -1,4 +1,5 @@
-"""AlpacaEval 2 scoring: judge the (baseline, model) pairs through the judge pool with alpaca_eval's
+"""AlpacaEval 2 scoring: judge the (baseline, model) pairs through the judge (the job's judge
+service, else a pool of its own; `rayeval.judge.service.open_judge`) with alpaca_eval's
 annotator, then compute the leaderboard row with alpaca_eval's metric functions (see `spec`)."""
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ def evaluate_alpacaeval(ctx: EvalContext[AlpacaEvalOptions]) -> list[Score]:
     done = {_pair_key(r): r for r in existing if _reusable(r, annotator_name)}
     todo = [pair for pair in pairs if _pair_key(pair) not in done]
     if todo:
-        from rayeval.judge.pool import JudgePool
+        from rayeval.judge.service import open_judge
 
-        with JudgePool(ctx.judge) as pool:
-            done.update({_pair_key(r): r for r in annotate_pairs(todo, annotator_name, pool)})
+        with open_judge(ctx.judge, service=ctx.judge_service) as judge:
+            done.update({_pair_key(r): r for r in annotate_pairs(todo, annotator_name, judge)})
     records = [{**done[_pair_key(pair)], "generator_2": ctx.model_id} for pair in pairs]
     atomic_write_json(ctx.out_dir / ANNOTATIONS, _plain(records))
 

@@ -130,12 +130,18 @@ def judge_models(options: TruthfulQAOptions) -> list[tuple[JudgeKind, str, str |
     return chosen
 
 
-def judge_all(kind: JudgeKind, model: str, api_base: str | None, prompts: list[str], judge: JudgeConfig) -> list[Verdict]:
-    """Verdicts of one judge on every prompt, through a judge pool with the shared judge settings
-    (key, concurrency, rate limits, timeout, tensor parallelism, cache) and this judge's model and
-    endpoint. No endpoint: the model is served in the cluster for the duration of this call."""
-    from rayeval.judge.pool import JudgePool
+def judge_all(
+    kind: JudgeKind, model: str, api_base: str | None, prompts: list[str], judge: JudgeConfig, service: str | None = None
+) -> list[Verdict]:
+    """Verdicts of one judge on every prompt, with the shared judge settings (key, concurrency,
+    rate limits, timeout, tensor parallelism, cache) and this judge's model and endpoint.
+
+    `service`: the job's judge service (`EvalContext.judge_service`), which holds this judge's
+    pool for the whole job (an in-cluster judge stays up until the service stops); None: a pool
+    of its own for this call (no endpoint: the model is served in the cluster for its duration).
+    """
+    from rayeval.judge.service import open_judge
 
     config = JudgeConfig.model_validate({**judge.model_dump(), "model": model, "api_base": api_base})
-    with JudgePool(config, kind.refs) as pool:
-        return [verdict(o) for o in pool.complete([completion_request(p) for p in prompts])]
+    with open_judge(config, kind.refs, service) as target:
+        return [verdict(o) for o in target.complete([completion_request(p) for p in prompts])]

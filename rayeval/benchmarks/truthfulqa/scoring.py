@@ -121,7 +121,8 @@ def evaluate_judges(ctx: EvalContext[TruthfulQAOptions], rows: list[dict[str, st
     Returns the official column names, their cells per row and the summary rows, and writes
     `judge_results.jsonl`. With no judge asked for: nothing and no call, and an older
     `judge_results.jsonl` is removed so it never disagrees with `results.csv`. The judges run
-    one after the other, so two in-cluster judges take turns on the same GPUs.
+    one after the other; with pools of their own two in-cluster judges take turns on the same
+    GPUs, while the job's judge service (`ctx.judge_service`) keeps each up until the job ends.
     """
     judges = judge_models(ctx.options)
     if not judges:
@@ -137,7 +138,7 @@ def evaluate_judges(ctx: EvalContext[TruthfulQAOptions], rows: list[dict[str, st
     verdicts: dict[str, list[Verdict]] = {}
     for kind, model, api_base in judges:
         prompts = [end2end_prompt(q, a, kind) for q, a in zip(questions, answers)]
-        verdicts[kind.tag] = judged = judge_all(kind, model, api_base, prompts, ctx.judge)
+        verdicts[kind.tag] = judged = judge_all(kind, model, api_base, prompts, ctx.judge, ctx.judge_service)
         columns += [f"{ctx.model_id} {kind.tag}", f"{ctx.model_id} {kind.tag} acc"]
         for row_cells, record, verdict in zip(cells, records, judged):
             row_cells.extend(verdict.cells())
