@@ -21,10 +21,17 @@ from rayeval.cli_options import flag, render_refs, with_options
 from rayeval.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rayeval.benchmarks.base import Benchmark
     from rayeval.evaluation import EvalOutcome
     from rayeval.generation import GenerateRequest
+    from rayeval.models import ModelSpec
+    from rayeval.plan import Plan
     from rayeval.scheduler import RunReport
+
+    Planner = Callable[[GenerateRequest, Any, Any, Any], Plan]
+    """`generation.plan_generation` or `sweep.plan_sweep`: (request, data, store, layout) -> Plan."""
 
 app = typer.Typer(
     name="rayeval",
@@ -81,18 +88,65 @@ ModelInputs = Annotated[
 @with_options("generate")
 def generate(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate benchmark responses for one model, many models or a folder of checkpoints."""
-    from rayeval.generation import GenerateRequest
+    from rayeval.generation import plan_generation, run_generation
+    from rayeval.progress import ConsoleProgress
 
-    request = GenerateRequest(models=_resolve(model_inputs), benchmarks=_benchmarks(settings), settings=settings)
-    report = _generate(request)
-    if report is not None and report.failed_models:
+    request, skipped_folders = _request(model_inputs, settings)
+    started = _start(request, skipped_folders, plan_generation)
+    if started is None:
+        return
+    store, data, layout, plan = started
+    for model_id, bench in plan.skipped:
+        err.print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
+    if not plan.work:
+        err.print("nothing to generate")
+        return
+    err.print(
+        f"generating {sum(w.num_requests for w in plan.work)} prompts for {len({w.model.id for w in plan.work})} model(s) on {layout.describe()}"
+    )
+    with ConsoleProgress(err) as progress:
+        report = run_generation(request, plan, data, store, layout, progress)
+    _print_generation_report(report, store)
+    if report.failed_models:
         raise typer.Exit(1)
 
 
-def _resolve(model_inputs: list[str]):
-    from rayeval.models import resolve_models
+@app.command()
+@with_options("generate", "evaluate")
+def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
+    """Generate, score and judge every model or checkpoint in one job: each (model, benchmark) is
+    scored as soon as its generation is written, all judge calls share one judge service, one
+    failure never stops the rest, and a rerun redoes only what is missing."""
+    from rayeval.progress import ConsoleProgress
+    from rayeval.sweep import plan_sweep, run_sweep
 
-    return resolve_models(model_inputs)
+    request, skipped_folders = _request(model_inputs, settings)
+    started = _start(request, skipped_folders, plan_sweep)
+    if started is None:
+        return
+    store, data, layout, plan = started
+    err.print(
+        f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
+        f"{sum(w.num_requests for w in plan.work)} prompts to generate on {layout.describe()}, {len(plan.skipped)} pair(s) already generated"
+    )
+    with ConsoleProgress(err) as progress:
+        report = run_sweep(request, plan, data, store, layout, progress)
+    _print_generation_report(report.generation, store)
+    _print_warnings(report.outcomes)
+    _print_sweep_table(report.models, plan.benchmarks, store)
+    failures = report.failures()
+    if failures:
+        _print_failures(failures)
+        raise typer.Exit(1)
+
+
+def _request(model_inputs: list[str], settings: Settings) -> tuple[GenerateRequest, list[tuple[Path, str]]]:
+    """The generation request, and the folders model discovery skipped (with reasons)."""
+    from rayeval.generation import GenerateRequest
+    from rayeval.models import resolve_models_with_skips
+
+    discovery = resolve_models_with_skips(model_inputs)
+    return GenerateRequest(models=discovery.models, benchmarks=_benchmarks(settings), settings=settings), discovery.skipped
 
 
 def _benchmarks(settings: Settings) -> list[Benchmark[Any]]:
@@ -101,11 +155,11 @@ def _benchmarks(settings: Settings) -> list[Benchmark[Any]]:
     return parse_list(settings.run.benchmarks)
 
 
-def _generate(request: GenerateRequest) -> RunReport | None:
+def _start(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], planner: Planner) -> tuple[Any, Any, Any, Plan] | None:
+    """Layout and plan (`planner(request, data, store, layout)`); on `--dry-run` print them with
+    the skipped folders and return None, else connect to Ray first."""
     from rayeval.data import DataSource
     from rayeval.engine.placement import choose_layout, cluster_autoscales
-    from rayeval.generation import make_plan, run_generation
-    from rayeval.progress import ConsoleProgress
     from rayeval.ray_session import connect, local_gpu_count
     from rayeval.store import ResultStore
 
@@ -116,25 +170,14 @@ def _generate(request: GenerateRequest) -> RunReport | None:
     if run.dry_run:
         node_gpus = [float(local_gpu_count())] if not (address or os.environ.get("RAY_ADDRESS")) else _cluster_node_gpus(address)
         layout = choose_layout(request.engine, num_engines, node_gpus, autoscaling=cluster_autoscales())
-        plan = make_plan(request, data, store, layout.num_engines)
-        _print_plan(plan, layout, store)
+        _print_plan(planner(request, data, store, layout), layout, store, skipped_folders)
         return None
     store.check_writable()
     connect(address)
     layout = choose_layout(request.engine, num_engines, _cluster_node_gpus(address), autoscaling=cluster_autoscales())
-    plan = make_plan(request, data, store, layout.num_engines)
-    for model_id, bench in plan.skipped:
-        err.print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
-    if not plan.work:
-        err.print("nothing to generate")
-        return None
-    err.print(
-        f"generating {sum(w.num_requests for w in plan.work)} prompts for {len({w.model.id for w in plan.work})} model(s) on {layout.describe()}"
-    )
-    with ConsoleProgress(err) as progress:
-        report = run_generation(request, plan, data, store, layout, progress)
-    _print_generation_report(report, store)
-    return report
+    for folder, reason in skipped_folders:
+        err.print(f"skip folder {folder}: {reason}", highlight=False)
+    return store, data, layout, planner(request, data, store, layout)
 
 
 def _cluster_node_gpus(address: str | None) -> list[float]:
@@ -145,7 +188,7 @@ def _cluster_node_gpus(address: str | None) -> list[float]:
     return cluster_node_gpus()
 
 
-def _print_plan(plan, layout, store) -> None:
+def _print_plan(plan: Plan, layout: Any, store: Any, skipped_folders: list[tuple[Path, str]]) -> None:
     from rich.table import Table
 
     table = Table(title="rayeval plan (dry run: nothing started)")
@@ -158,6 +201,8 @@ def _print_plan(plan, layout, store) -> None:
     out.print(table)
     out.print("prompts per benchmark: " + ", ".join(f"{k}={v}" for k, v in plan.item_counts.items()))
     out.print(f"engines: {layout.describe()}; results: {store.root}")
+    for folder, reason in skipped_folders:
+        out.print(f"skipped folder {folder}: {reason}", highlight=False)
 
 
 def _print_generation_report(report: RunReport, store) -> None:
@@ -210,6 +255,36 @@ def _evaluate(model_inputs: list[str], settings: Settings) -> bool:
     return any(o.error for o in outcomes)
 
 
+def _print_sweep_table(models: list[ModelSpec], benches: list[Benchmark[Any]], store: Any) -> None:
+    """Models (in step order) × each benchmark's headline metrics, from the summaries files.
+    Printed as wide as it needs (never with a truncated number)."""
+    from rich.table import Table
+
+    columns = [(bench.name, metric) for bench in benches for metric in bench.headline_metrics]
+    table = Table(title="sweep: headline metrics")
+    table.add_column("model", no_wrap=True)
+    table.add_column("step", justify="right")
+    for bench, metric in columns:
+        table.add_column(f"{bench}\n{metric}", justify="right", no_wrap=True)
+    for model in models:
+        values = {(row.get("benchmark"), row.get("metric")): row.get("value") for row in store.read_scores(model.id)}
+        cells = ["" if values.get(column) is None else f"{values[column]:.4f}" for column in columns]
+        table.add_row(model.id, "" if model.step is None else str(model.step), *cells)
+    needed = 4 + max([len(m.id) for m in models] + [5]) + 7 + sum(max(len(b), len(m), 6) + 3 for b, m in columns)
+    Console(file=out.file, width=max(out.width, needed)).print(table)
+
+
+def _print_failures(failures: list[tuple[str, str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="failed")
+    for column in ("model", "benchmark", "reason"):
+        table.add_column(column, overflow="fold")
+    for model_id, bench, reason in failures:
+        table.add_row(model_id, bench, escape(render_refs(reason)))
+    err.print(table)
+
+
 def _print_scores(outcomes: list[EvalOutcome]) -> None:
     from rich.table import Table
 
@@ -221,11 +296,16 @@ def _print_scores(outcomes: list[EvalOutcome]) -> None:
             value = "" if score.value is None else f"{score.value:.4f}"
             table.add_row(outcome.model_id, outcome.benchmark, score.metric, value)
     out.print(table)
+    _print_warnings(outcomes)
+    for outcome in outcomes:
+        if outcome.error:
+            err.print(f"[red]failed[/red] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(outcome.error))}", highlight=False)
+
+
+def _print_warnings(outcomes: list[EvalOutcome]) -> None:
     for outcome in outcomes:
         for warning in outcome.warnings:
-            err.print(f"[yellow]warning[/yellow] {outcome.model_id}/{outcome.benchmark}: {render_refs(warning)}", highlight=False)
-        if outcome.error:
-            err.print(f"[red]failed[/red] {outcome.model_id}/{outcome.benchmark}: {render_refs(outcome.error)}", highlight=False)
+            err.print(f"[yellow]warning[/yellow] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(warning))}", highlight=False)
 
 
 # -- data --------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@ and many checkpoints score in parallel. The driver alone writes the summaries fi
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +36,20 @@ class EvalOutcome:
 
 
 def _score(
-    bench_name: str, model_id: str, out_dir: Path, data_dir: Path | None, options: OptionsModel, judge: JudgeConfig, limit: int | None
+    bench_name: str,
+    model_id: str,
+    out_dir: Path,
+    data_dir: Path | None,
+    options: OptionsModel,
+    judge: JudgeConfig,
+    judge_service: str | None,
+    limit: int | None,
 ) -> tuple[list[Score], list[str], dict[str, str]]:
     """Body of the Ray task (also callable in-process)."""
     from rayeval import benchmarks
 
     data = DataSource(data_dir)
-    ctx = EvalContext(model_id=model_id, out_dir=out_dir, data=data, options=options, judge=judge, limit=limit)
+    ctx = EvalContext(model_id=model_id, out_dir=out_dir, data=data, options=options, judge=judge, judge_service=judge_service, limit=limit)
     scores = benchmarks.get(bench_name).evaluate(ctx)
     return scores, ctx.warnings, dict(data.used)
 
@@ -90,40 +101,111 @@ def generation_limit(store: ResultStore, model_id: str, benchmark: str) -> int |
     return entry.get("limit")
 
 
-def run_evaluations(todo: list[tuple[str, Benchmark[Any]]], store: ResultStore, settings: Settings) -> list[EvalOutcome]:
-    """Score every pair on Ray; write each pair's summary rows as soon as it finishes."""
-    import ray
+class EvaluationRunner:
+    """Scores (model, benchmark) pairs as Ray CPU tasks as they are handed in, and writes each
+    pair's summary rows as soon as its task ends (the driver alone writes summaries).
 
-    judge = (
-        settings.judge if settings.judge.cache_dir is not None else settings.judge.model_copy(update={"cache_dir": store.judge_cache_dir()})
-    )
-    remote_score = ray.remote(num_cpus=1, max_retries=0)(_score)
-    refs = {
-        remote_score.remote(
+    `rayeval evaluate` submits every pair at once; a sweep submits each pair the moment its
+    generation files are written (it is the scheduler's `PairListener`), so scoring runs on CPUs
+    while the engines go on. `judge_service` names the job's shared judge service, if one runs.
+    """
+
+    def __init__(self, store: ResultStore, settings: Settings, judge_service: str | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.judge_service = judge_service
+        self.judge = (
+            settings.judge
+            if settings.judge.cache_dir is not None
+            else settings.judge.model_copy(update={"cache_dir": store.judge_cache_dir()})
+        )
+        self.outcomes: list[EvalOutcome] = []
+        self.started_at: dict[tuple[str, str], float] = {}
+        """When each pair's scoring was submitted (`time.time()`), for reports and tests."""
+        self._running: dict[Any, tuple[str, Benchmark[Any]]] = {}
+        self._task: Any = None
+
+    def submit(self, model_id: str, bench: Benchmark[Any]) -> None:
+        """Start scoring one pair."""
+        import ray
+
+        if self._task is None:
+            self._task = ray.remote(num_cpus=1, max_retries=0)(_score)
+        ref = self._task.remote(
             bench.name,
             model_id,
-            store.benchmark_dir(model_id, bench.results_dirname),
-            settings.run.data_dir,
-            settings.options_for(bench.name),
-            judge,
-            generation_limit(store, model_id, bench.name),
-        ): (model_id, bench)
-        for model_id, bench in todo
-    }
-    outcomes = []
-    while refs:
-        ready, _ = ray.wait(list(refs), num_returns=1)
-        model_id, bench = refs.pop(ready[0])
+            self.store.benchmark_dir(model_id, bench.results_dirname),
+            self.settings.run.data_dir,
+            self.settings.options_for(bench.name),
+            self.judge,
+            self.judge_service,
+            generation_limit(self.store, model_id, bench.name),
+        )
+        self.started_at[(model_id, bench.name)] = time.time()
+        self._running[ref] = (model_id, bench)
+
+    def pair_written(self, model_id: str, benchmark: str) -> None:
+        """`PairListener`: a pair's generation files are written, so score it now."""
+        from rayeval.benchmarks import get
+
+        self.submit(model_id, get(benchmark))
+
+    def tick(self) -> None:
+        """`PairListener`: collect whatever scoring has finished, without waiting."""
+        self.collect(timeout=0.0)
+
+    def collect(self, timeout: float | None) -> None:
+        """Record the pairs whose scoring ended within `timeout` seconds (None: wait for all)."""
+        import ray
+
+        while self._running:
+            ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
+            if not ready:
+                return
+            self._record(ready[0])
+
+    def _record(self, ref: Any) -> None:
+        import ray
+
+        model_id, bench = self._running.pop(ref)
         outcome = EvalOutcome(model_id, bench.name)
         try:
-            outcome.scores, outcome.warnings, used = ray.get(ready[0])
-        except Exception as exc:
+            outcome.scores, outcome.warnings, used = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - any failure of one pair is that pair's error, the rest go on
             outcome.error = _one_line(exc)
         else:
-            store.write_scores(model_id, bench.name, [s.as_row(bench.name) for s in outcome.scores])
-            store.update_manifest(model_id, {"evaluation": {bench.name: {"data_files": used}}})
-        outcomes.append(outcome)
-    return outcomes
+            self.store.write_scores(model_id, bench.name, [s.as_row(bench.name) for s in outcome.scores])
+            self.store.update_manifest(model_id, {"evaluation": {bench.name: {"data_files": used}}})
+        self.outcomes.append(outcome)
+
+    def drain(self) -> list[EvalOutcome]:
+        """Wait for every submitted pair; all outcomes so far, in the order they ended."""
+        self.collect(timeout=None)
+        return self.outcomes
+
+
+@contextmanager
+def job_judge_service() -> Iterator[str]:
+    """A judge service for this job (`rayeval.judge.service`), by name, stopped on exit: every
+    evaluation task of the job sends its judge requests there, so limits hold across models."""
+    from rayeval.judge.service import start_judge_service, stop_judge_service
+
+    name = f"rayeval-judge-{uuid.uuid4().hex[:12]}"
+    start_judge_service(name)
+    try:
+        yield name
+    finally:
+        stop_judge_service(name)
+
+
+def run_evaluations(todo: list[tuple[str, Benchmark[Any]]], store: ResultStore, settings: Settings) -> list[EvalOutcome]:
+    """Score every pair on Ray, all judge calls through one judge service; write each pair's
+    summary rows as soon as it finishes."""
+    with job_judge_service() as service:
+        runner = EvaluationRunner(store, settings, service)
+        for model_id, bench in todo:
+            runner.submit(model_id, bench)
+        return runner.drain()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from rayeval.engine.actor import EngineFactory
 from rayeval.engine.placement import EngineLayout
 from rayeval.models import ModelSpec
 from rayeval.plan import Plan, build_plan
-from rayeval.scheduler import ProgressSink, RunReport, Scheduler
+from rayeval.scheduler import PairListener, ProgressSink, RunReport, Scheduler
 from rayeval.settings import Settings
 from rayeval.store import ResultStore
 
@@ -55,6 +55,11 @@ class GenerateRequest:
 
 def make_plan(request: GenerateRequest, data: DataSource, store: ResultStore, num_engines: int) -> Plan:
     return build_plan(request.models, request.benchmarks, data, store, request.settings, num_engines=num_engines)
+
+
+def plan_generation(request: GenerateRequest, data: DataSource, store: ResultStore, layout: EngineLayout) -> Plan:
+    """The plan of `rayeval generate` on `layout` (`rayeval.sweep.plan_sweep` is the sweep's)."""
+    return make_plan(request, data, store, layout.num_engines)
 
 
 def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layout: EngineLayout) -> dict[str, dict]:
@@ -101,6 +106,7 @@ def run_generation(
     layout: EngineLayout,
     progress: ProgressSink,
     engine_factory: EngineFactory | None = None,
+    listener: PairListener | None = None,
 ) -> RunReport:
     """Start the engines, run the plan, record the outcome in every model's `run.json`."""
     from rayeval.engine.pool import EnginePool
@@ -112,7 +118,7 @@ def run_generation(
     pool = EnginePool(layout, request.engine, engine_factory)
     pool.start()
     try:
-        report = Scheduler(pool, store, request.sampling, progress).run(plan)
+        report = Scheduler(pool, store, request.sampling, progress, listener=listener).run(plan)
     finally:
         pool.shutdown()
     finished = now_iso()

@@ -34,6 +34,15 @@ class ProgressSink(Protocol):
     def note(self, message: str) -> None: ...
 
 
+class PairListener(Protocol):
+    """Who wants to know, while the run goes on, that a (model, benchmark) pair's outputs are
+    written (a sweep starts scoring it), and gets a turn on each pass of the loop."""
+
+    def pair_written(self, model_id: str, benchmark: str) -> None: ...
+
+    def tick(self) -> None: ...
+
+
 class SilentProgress:
     """A progress sink that reports nothing (library use, tests)."""
 
@@ -85,8 +94,10 @@ class Scheduler:
         progress: ProgressSink | None = None,
         max_attempts: int = 3,
         depth: int = 2,
+        listener: PairListener | None = None,
     ) -> None:
         self.pool = pool
+        self.listener = listener
         self.store = store
         self.sampling = sampling
         self.progress = progress or SilentProgress()
@@ -188,6 +199,8 @@ class Scheduler:
             return
         self.store.clear_journal(work.model.id, work.benchmark.name)
         self.report.finished.append(pair)
+        if self.listener is not None:
+            self.listener.pair_written(*pair)
 
     def _retry(self, shard: Shard, reason: str) -> None:
         verdict = self.dispatch.retry(shard, reason)
@@ -237,5 +250,7 @@ class Scheduler:
             ready, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=1.0)
             for ref in ready:
                 self._handle(ref)
+            if self.listener is not None:
+                self.listener.tick()
         self.report.wall_seconds = time.perf_counter() - started
         return self.report

@@ -43,7 +43,7 @@ def test_rayjob_runs_rayeval_and_keeps_the_key_out_of_the_manifest() -> None:
     text = (PROJECT / "cluster" / "rayjob-sweep.yaml").read_text()
     document = yaml.safe_load(text)
     entrypoint = document["spec"]["entrypoint"]
-    assert entrypoint.startswith("rayeval --config /opt/rayeval/configs/") and " generate " in entrypoint and " evaluate " in entrypoint
+    assert entrypoint.startswith("rayeval --config /opt/rayeval/configs/") and " sweep /ckpts/" in entrypoint
     assert "--judge-api-key" not in text and "secretKeyRef" in text
 
 
@@ -59,4 +59,5 @@ def test_rayjob_config_is_a_real_config_of_the_image() -> None:
     assert referenced, entrypoint
     for path in referenced:
         defaults = load_default_map(PROJECT / path.removeprefix("/opt/rayeval/"), typer.main.get_command(app))
-        assert defaults["generate"]["tp_size"] == 4 and defaults["evaluate"]["skip_existing"] is True
+        assert defaults["sweep"]["tp_size"] == 4 and defaults["sweep"]["skip_existing"] is True
+        assert defaults["sweep"]["judge_concurrency"] == 32 and defaults["evaluate"]["judge_concurrency"] == 32

@@ -79,6 +79,9 @@ class Benchmark(ABC, Generic[OptionsT]):
     options_model: ClassVar[type[OptionsModel]] = NoOptions
     """The benchmark's typed options (every field with a default and a description)."""
     default_max_tokens: ClassVar[int] = 1024
+    headline_metrics: ClassVar[tuple[str, ...]] = ()
+    """The summary metrics that tables across models show, in this order (all rows stay in the
+    summaries file)."""
 
     def default_options(self) -> OptionsT:
         """The options with every default, for library use and tests."""

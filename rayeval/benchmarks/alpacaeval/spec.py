@@ -39,6 +39,7 @@ class AlpacaEval(Benchmark[AlpacaEvalOptions]):
     version = "1"
     options_model = AlpacaEvalOptions
     default_max_tokens = 2048
+    headline_metrics = ("length_controlled_winrate", "win_rate")
 
     def load_items(self, data: DataSource, options: AlpacaEvalOptions) -> list[Item]:
         return [Item(key=str(index), data=row) for index, row in enumerate(load_eval_set(data))]

@@ -22,6 +22,7 @@ class IFEval(Benchmark[NoOptions]):
     results_dirname = "ifeval"
     version = "1"
     default_max_tokens = 1280
+    headline_metrics = ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc")
 
     def load_items(self, data: DataSource, options: NoOptions) -> list[Item]:
         return [Item(key=str(row["key"]), data=row) for row in load_ifeval_inputs(data)]

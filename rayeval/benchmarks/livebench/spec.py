@@ -42,6 +42,7 @@ class LiveBench(Benchmark[LiveBenchOptions]):
     version = "1"
     options_model = LiveBenchOptions
     default_max_tokens = 4096  # the official `gen_api_answer --max-tokens` default (greedy decoding there)
+    headline_metrics = ("overall",)
 
     def load_items(self, data: DataSource, options: LiveBenchOptions) -> list[Item]:
         items: list[Item] = []

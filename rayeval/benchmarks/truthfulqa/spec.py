@@ -134,6 +134,7 @@ class TruthfulQA(Benchmark[TruthfulQAOptions]):
     version = "1"
     options_model = TruthfulQAOptions
     default_max_tokens = 50
+    headline_metrics = ("bleu_acc", "rougeL_acc", "mc1", "mc2")
 
     def load_items(self, data: DataSource, options: TruthfulQAOptions) -> list[Item]:
         records = load_2025(data) if options.version == "2025" else load_2022(data)
