@@ -16,7 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from rayeval.judge.config import JudgeConfig
 
 Action = tuple  # ("json", status, body, headers) | ("raw", status, text) | ("sleep", seconds) | ("drop",)
 SECRET = "sk-test-SECRET-123456"
@@ -219,3 +222,24 @@ class InFlight:
         with self._lock:
             self.now -= 1
         return None
+
+
+def make_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:
+    """Judge settings for tests against a `FakeJudgeServer` at `url`: short timeouts and
+    backoff, the test key, a cache under `tmp_path`."""
+    settings: dict[str, Any] = {
+        "api_base": url,
+        "api_key": SECRET,
+        "model": "judge",
+        "concurrency": 4,
+        "timeout": 2.0,
+        "max_retries": 3,
+        "backoff_base": 0.05,
+        "backoff_max": 0.2,
+    }
+    settings.update(overrides)
+    return JudgeConfig(cache_dir=tmp_path / "cache", **settings)
+
+
+def chat(text: str, **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}], "max_tokens": 1, **extra}

@@ -11,34 +11,12 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fake_judge_server import SECRET, Action, FakeJudgeServer, closed_port_url
+from fake_judge_server import SECRET, Action, FakeJudgeServer, chat, closed_port_url, make_config
 
 from rayeval.errors import RayevalError
-from rayeval.judge.config import JudgeConfig
 from rayeval.judge.pool import JudgePool
-
-
-def make_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:
-    settings: dict[str, Any] = {
-        "api_base": url,
-        "api_key": SECRET,
-        "model": "judge",
-        "concurrency": 4,
-        "timeout": 2.0,
-        "max_retries": 3,
-        "backoff_base": 0.05,
-        "backoff_max": 0.2,
-    }
-    settings.update(overrides)
-    return JudgeConfig(cache_dir=tmp_path / "cache", **settings)
-
-
-def chat(text: str, **extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}], "max_tokens": 1, **extra}
-
 
 FAILURES: dict[str, Action] = {
     "429": ("json", 429, {"error": {"message": "rate limited"}}),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_judge_server import SECRET, FakeJudgeServer, InFlight, closed_port_url
+from fake_judge_server import SECRET, FakeJudgeServer, InFlight, chat, closed_port_url, make_config
 from paths import SHARED
 
 from rayeval.benchmarks import get
@@ -50,23 +50,9 @@ def service(ray_four):
     stop_judge_service(SERVICE)
 
 
-def make_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:
-    settings: dict[str, Any] = {
-        "api_base": url,
-        "api_key": SECRET,
-        "model": "judge",
-        "concurrency": 4,
-        "timeout": 5.0,
-        "max_retries": 2,
-        "backoff_base": 0.05,
-        "backoff_max": 0.2,
-    }
-    settings.update(overrides)
-    return JudgeConfig(cache_dir=tmp_path / "cache", **settings)
-
-
-def chat(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}], "max_tokens": 1}
+def service_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:
+    """`make_config` with the longer timeout and fewer retries these multi-caller tests use."""
+    return make_config(tmp_path, url, **{"timeout": 5.0, "max_retries": 2, **overrides})
 
 
 class Barrier:
@@ -135,7 +121,7 @@ def test_concurrency_cap_holds_across_callers(service, tmp_path: Path, shared: b
     server never holds more than 4; with a pool each, the three pools together exceed 4."""
     in_flight = InFlight(0.2)
     with FakeJudgeServer(in_flight) as server:
-        results = run_callers(make_config(tmp_path, server.url), SERVICE if shared else None, batches_of(40))
+        results = run_callers(service_config(tmp_path, server.url), SERVICE if shared else None, batches_of(40))
     print(f"\npeak in flight, {'one service' if shared else 'private pools'}: {in_flight.peak}")
     assert [len(r["ok"]) for r in results] == [40] * CALLERS and all(all(r["ok"]) for r in results)
     assert sorted(judged_prompts(server)) == sorted(b["messages"][0]["content"] for batch in batches_of(40) for b in batch)
@@ -153,7 +139,7 @@ def test_rpm_cap_holds_across_callers(service, tmp_path: Path, shared: bool) -> 
     in_flight = InFlight(0.0)
     rpm, count = 240.0, 8
     with FakeJudgeServer(in_flight) as server:
-        config = make_config(tmp_path, server.url, rpm=rpm, concurrency=64)
+        config = service_config(tmp_path, server.url, rpm=rpm, concurrency=64)
         results = run_callers(config, SERVICE if shared else None, batches_of(count))
     assert all(all(r["ok"]) and len(r["ok"]) == count for r in results)
     arrivals = sorted(
@@ -174,8 +160,8 @@ def test_distinct_judges_get_their_own_pools(service, tmp_path: Path) -> None:
     import ray
 
     with FakeJudgeServer() as server:
-        first = make_config(tmp_path, server.url, model="judge-a")
-        second = make_config(tmp_path, server.url, model="judge-b")
+        first = service_config(tmp_path, server.url, model="judge-a")
+        second = service_config(tmp_path, server.url, model="judge-b")
         a = call_judge(first, SERVICE, [chat("a0"), chat("a1")])
         b = call_judge(second, SERVICE, [chat("b0")])
         again = call_judge(first, SERVICE, [chat("a2")])
@@ -196,12 +182,12 @@ def test_cached_requests_are_not_sent_again(service, tmp_path: Path) -> None:
 
     requests = [chat(f"question {i}") for i in range(5)]
     with FakeJudgeServer() as server:
-        config = make_config(tmp_path, server.url)
+        config = service_config(tmp_path, server.url)
         first = call_judge(config, SERVICE, requests)
         second = call_judge(config, SERVICE, requests + [chat("new one")])
         assert server.calls == 6  # only the new request went out the second time
     assert second["contents"][:5] == first["contents"]
-    closed = make_config(tmp_path, closed_port_url())
+    closed = service_config(tmp_path, closed_port_url())
     assert call_judge(closed, SERVICE, requests)["contents"] == first["contents"]
     states = {j["judge"].split(", ")[-1].rstrip(")"): (j["started"], j["requests_sent"]) for j in ray.get(service.judges.remote())}
     assert states == {server.url: (True, 6), closed.api_base: (False, 0)}
@@ -212,7 +198,7 @@ def test_rejected_key_is_one_line_in_each_caller(service, tmp_path: Path) -> Non
     Ray's wrapper with the actor's traceback). The callers waiting for the failed start (the
     endpoint check takes 1 s here) share its error; a caller that comes later tries again."""
     with FakeJudgeServer(key="the-right-key", models_latency=1.0) as server:
-        config = make_config(tmp_path, server.url)
+        config = service_config(tmp_path, server.url)
         results = run_callers(config, SERVICE, [[chat(f"hello {c}")] for c in range(CALLERS)], warm_up=False)
         assert len(server.auth_headers) == 1  # one endpoint check for the three callers
         results.append(call_judge(config, SERVICE, [chat("later")]))
@@ -226,15 +212,15 @@ def test_rejected_key_is_one_line_in_each_caller(service, tmp_path: Path) -> Non
 def test_key_revoked_mid_run_is_one_line(service, tmp_path: Path) -> None:
     revoked = lambda number, body: ("json", 401, {"error": {"message": "key revoked"}})  # noqa: E731
     with FakeJudgeServer(revoked) as server:
-        result = call_judge(make_config(tmp_path, server.url), SERVICE, [chat("hello")])
+        result = call_judge(service_config(tmp_path, server.url), SERVICE, [chat("hello")])
     assert result["error_type"] == "rayeval.errors.RayevalError" and "rejected the API key" in result["error"]
     assert "\n" not in result["error"]
 
 
 def test_other_settings_for_a_running_judge_are_refused(service, tmp_path: Path) -> None:
     with FakeJudgeServer() as server:
-        assert call_judge(make_config(tmp_path, server.url), SERVICE, [chat("x")])["ok"] == [True]
-        result = call_judge(make_config(tmp_path, server.url, concurrency=8), SERVICE, [chat("y")])
+        assert call_judge(service_config(tmp_path, server.url), SERVICE, [chat("x")])["ok"] == [True]
+        result = call_judge(service_config(tmp_path, server.url, concurrency=8), SERVICE, [chat("y")])
     assert result["error_type"] == "rayeval.errors.RayevalError"
     assert "already runs in the job's judge service with other settings (concurrency)" in result["error"]
 
@@ -242,7 +228,7 @@ def test_other_settings_for_a_running_judge_are_refused(service, tmp_path: Path)
 def test_open_judge_without_or_with_a_missing_service(ray_four, tmp_path: Path) -> None:
     from rayeval.judge.pool import JudgePool
 
-    config = make_config(tmp_path, closed_port_url())
+    config = service_config(tmp_path, closed_port_url())
     with open_judge(config) as judge:
         assert isinstance(judge, JudgePool)
     with pytest.raises(RayevalError, match="no judge service named 'nobody'") as error, open_judge(config, service="nobody"):
@@ -254,7 +240,7 @@ def test_stopped_service_is_gone(ray_four, tmp_path: Path) -> None:
     import ray
 
     start_judge_service("short-lived")
-    with open_judge(make_config(tmp_path, closed_port_url()), service="short-lived") as judge:
+    with open_judge(service_config(tmp_path, closed_port_url()), service="short-lived") as judge:
         assert isinstance(judge, ServiceJudge)
     stop_judge_service("short-lived")
     stop_judge_service("short-lived")  # nothing left: no error
