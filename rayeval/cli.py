@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from rayeval.benchmarks.base import Benchmark
+    from rayeval.engine.actor import EngineFactory
     from rayeval.evaluation import EvalOutcome
     from rayeval.generation import GenerateRequest
     from rayeval.models import ModelSpec
@@ -88,27 +89,31 @@ ModelInputs = Annotated[
 @with_options("generate")
 def generate(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate benchmark responses for one model, many models or a folder of checkpoints."""
+    if _generate(*_request(model_inputs, settings)):
+        raise typer.Exit(1)
+
+
+def _generate(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], engine_factory: EngineFactory | None = None) -> bool:
+    """`generate`'s work on a resolved request; True when a model failed."""
     from rayeval.generation import plan_generation, run_generation
     from rayeval.progress import ConsoleProgress
 
-    request, skipped_folders = _request(model_inputs, settings)
     started = _start(request, skipped_folders, plan_generation)
     if started is None:
-        return
+        return False
     store, data, layout, plan = started
     for model_id, bench in plan.skipped:
         err.print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
     if not plan.work:
         err.print("nothing to generate")
-        return
+        return False
     err.print(
         f"generating {sum(w.num_requests for w in plan.work)} prompts for {len({w.model.id for w in plan.work})} model(s) on {layout.describe()}"
     )
     with ConsoleProgress(err) as progress:
-        report = run_generation(request, plan, data, store, layout, progress)
+        report = run_generation(request, plan, data, store, layout, progress, engine_factory=engine_factory)
     _print_generation_report(report, store)
-    if report.failed_models:
-        raise typer.Exit(1)
+    return bool(report.failed_models)
 
 
 @app.command()
@@ -117,27 +122,32 @@ def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate, score and judge every model or checkpoint in one job: each (model, benchmark) is
     scored as soon as its generation is written, all judge calls share one judge service, one
     failure never stops the rest, and a rerun redoes only what is missing."""
+    if _sweep(*_request(model_inputs, settings)):
+        raise typer.Exit(1)
+
+
+def _sweep(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], engine_factory: EngineFactory | None = None) -> bool:
+    """`sweep`'s work on a resolved request; True when anything failed."""
     from rayeval.progress import ConsoleProgress
     from rayeval.sweep import plan_sweep, run_sweep
 
-    request, skipped_folders = _request(model_inputs, settings)
     started = _start(request, skipped_folders, plan_sweep)
     if started is None:
-        return
+        return False
     store, data, layout, plan = started
     err.print(
         f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
         f"{sum(w.num_requests for w in plan.work)} prompts to generate on {layout.describe()}, {len(plan.skipped)} pair(s) already generated"
     )
     with ConsoleProgress(err) as progress:
-        report = run_sweep(request, plan, data, store, layout, progress)
+        report = run_sweep(request, plan, data, store, layout, progress, engine_factory=engine_factory)
     _print_generation_report(report.generation, store)
     _print_warnings(report.outcomes)
     _print_sweep_table(report.models, plan.benchmarks, store)
     failures = report.failures()
     if failures:
         _print_failures(failures)
-        raise typer.Exit(1)
+    return bool(failures)
 
 
 def _request(model_inputs: list[str], settings: Settings) -> tuple[GenerateRequest, list[tuple[Path, str]]]:
@@ -236,12 +246,19 @@ def evaluate(
 
 def _evaluate(model_inputs: list[str], settings: Settings) -> bool:
     """Returns True when any evaluation failed."""
-    from rayeval.evaluation import model_ids_to_score, plan_evaluations, run_evaluations
+    from rayeval.evaluation import model_ids_to_score
+    from rayeval.store import ResultStore
+
+    return _score(model_ids_to_score(model_inputs, ResultStore(settings.run.results_dir)), settings)
+
+
+def _score(model_ids: list[str], settings: Settings) -> bool:
+    """`evaluate`'s work on the models' existing outputs; True when any evaluation failed."""
+    from rayeval.evaluation import plan_evaluations, run_evaluations
     from rayeval.ray_session import connect
     from rayeval.store import ResultStore
 
     store = ResultStore(settings.run.results_dir)
-    model_ids = model_ids_to_score(model_inputs, store)
     todo, skipped = plan_evaluations(model_ids, _benchmarks(settings), store, settings.run.skip_existing)
     for outcome in skipped:
         err.print(f"skip {outcome.model_id}/{outcome.benchmark}: {render_refs(outcome.skipped or '')}", highlight=False)
