@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rayeval.models import ModelSpec
     from rayeval.plan import Plan
     from rayeval.scheduler import RunReport
+    from rayeval.sweep import Watching
 
     Planner = Callable[[GenerateRequest, Any, Any, Any], Plan]
     """`generation.plan_generation` or `sweep.plan_sweep`: (request, data, store, layout) -> Plan."""
@@ -117,37 +118,57 @@ def _generate(request: GenerateRequest, skipped_folders: list[tuple[Path, str]],
 
 
 @app.command()
-@with_options("generate", "evaluate")
+@with_options("generate", "evaluate", "sweep")
 def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate, score and judge every model or checkpoint in one job: each (model, benchmark) is
     scored as soon as its generation is written, all judge calls share one judge service, one
-    failure never stops the rest, and a rerun redoes only what is missing."""
-    if _sweep(*_request(model_inputs, settings)):
-        raise typer.Exit(1)
-
-
-def _sweep(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], engine_factory: EngineFactory | None = None) -> bool:
-    """`sweep`'s work on a resolved request; True when anything failed."""
+    failure never stops the rest, and a rerun redoes only what is missing. With --watch it then
+    follows the run folders and evaluates each new checkpoint once it is complete."""
     from rayeval.progress import ConsoleProgress
     from rayeval.sweep import plan_sweep, run_sweep
 
+    watching = None
+    if settings.sweep.watch:
+        request, skipped_folders, watching = _watched(model_inputs, settings)
+    else:
+        request, skipped_folders = _request(model_inputs, settings)
     started = _start(request, skipped_folders, plan_sweep)
     if started is None:
-        return False
+        return
     store, data, layout, plan = started
     err.print(
         f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
         f"{sum(w.num_requests for w in plan.work)} prompts to generate on {layout.describe()}, {len(plan.skipped)} pair(s) already generated"
     )
+    if watching is not None:
+        until = watching.until.describe() if watching.until else f"Ctrl-C (no {flag('sweep.watch_until')} given)"
+        err.print(f"then watching {', '.join(model_inputs)} for new checkpoints until {until}", highlight=False)
     with ConsoleProgress(err) as progress:
-        report = run_sweep(request, plan, data, store, layout, progress, engine_factory=engine_factory)
+        report = run_sweep(request, plan, data, store, layout, progress, watching=watching)
     _print_generation_report(report.generation, store)
     _print_warnings(report.outcomes)
     _print_sweep_table(report.models, plan.benchmarks, store)
     failures = report.failures()
     if failures:
         _print_failures(failures)
-    return bool(failures)
+        raise typer.Exit(1)
+
+
+def _watched(model_inputs: list[str], settings: Settings) -> tuple[GenerateRequest, list[tuple[Path, str]], Watching]:
+    """For `--watch`: the request for the checkpoints ready now, the folders discovery skipped,
+    and how to follow the run folders afterwards. Checkpoints still being written are waited for."""
+    from rayeval.generation import GenerateRequest
+    from rayeval.sweep import Watching
+    from rayeval.watch import CheckpointWatcher, ReadinessRules, check_watchable
+
+    options = settings.sweep
+    check_watchable(model_inputs)
+    watcher = CheckpointWatcher(model_inputs, ReadinessRules(options.watch_settle_s, options.watch_marker))
+    poll = watcher.poll()
+    for line in watcher.news(poll):
+        err.print(line, highlight=False)
+    request = GenerateRequest(models=poll.ready, benchmarks=_benchmarks(settings), settings=settings)
+    return request, poll.skipped, Watching(watcher, options.watch_until, options.watch_poll_s)
 
 
 def _request(model_inputs: list[str], settings: Settings) -> tuple[GenerateRequest, list[tuple[Path, str]]]:

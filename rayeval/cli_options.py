@@ -5,7 +5,7 @@ This module turns those fields into typer options for the commands that use them
 values back into `Settings`, option paths in error messages into flags, and the README's option
 tables into text. Flag names exist here and nowhere else:
 
-- a field of `run`, `engine` or `sampling` is `--<field>`; of any other section (the judge, each
+- a field of `run`, `engine`, `sampling` or `sweep` is `--<field>`; of any other section (the judge, each
   benchmark) `--<section>-<field>`; underscores become dashes; booleans get `--x/--no-x`;
 - `FLAG_OVERRIDES` keeps the short and historic names users know (`-t/--tp-size`, `-g/--gpu-mem`).
 
@@ -33,14 +33,14 @@ from rich.markup import escape
 from rayeval.options import Phase, field_phases
 from rayeval.settings import Settings, option_sections
 
-UNPREFIXED_SECTIONS = frozenset({"run", "engine", "sampling"})
+UNPREFIXED_SECTIONS = frozenset({"run", "engine", "sampling", "sweep"})
 FLAG_OVERRIDES: dict[str, tuple[str, ...]] = {
     "engine.tp_size": ("-t", "--tp-size"),
     "engine.gpu_memory_utilization": ("-g", "--gpu-mem"),
     "run.benchmarks": ("-b", "--benchmarks"),
 }
 ENVVARS: dict[str, str] = {"run.results_dir": "RAYEVAL_RESULTS_DIR"}
-PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "judge": "Judge"}
+PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "api": "API models", "judge": "Judge", "sweep": "Watch"}
 _REF = re.compile(r"⟨([A-Za-z0-9_]+\.[A-Za-z0-9_]+)⟩")
 
 

@@ -1,4 +1,4 @@
-"""Run, sampling and engine settings as typed options (see `rayeval.options`).
+"""Run, sampling, engine and sweep settings as typed options (see `rayeval.options`).
 
 Validated up front (a bad value fails before any engine starts) and written into every model's
 `run.json` manifest, so a number can always be traced to the settings that produced it. Sampling
@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, model_validator
 
-from rayeval.options import ALL_PHASES, GENERATE, GENERATE_EVALUATE, OptionsModel, comma_list, option
+from rayeval.options import ALL_PHASES, GENERATE, GENERATE_EVALUATE, SWEEP, OptionsModel, comma_list, option, option_ref
+from rayeval.watch import WatchUntil, parse_watch_until
 
 CPU_KV_CACHE_FRACTION = 0.3
 """On vLLM's CPU build `gpu_memory_utilization` is the share of *host* memory for the KV cache;
@@ -97,6 +98,57 @@ class EngineConfig(OptionsModel):
         if self.gpu_memory_utilization is not None:
             return self.gpu_memory_utilization
         return GPU_MEMORY_FRACTION if on_gpu else CPU_KV_CACHE_FRACTION / self.tp_size
+
+
+WATCH_SETTLE_S = 120.0
+"""A checkpoint's files must rest this long before it is taken without a marker file: longer
+than the pauses inside one save (DeepSpeed and FSDP gather the next file's state between files; a
+shared filesystem flushes in bursts), short against the usual 10-60 minutes between checkpoints,
+so scores come at most a few minutes late. A judgement, not measured on a cluster here."""
+WATCH_POLL_S = 30.0
+"""How often the watched folders are listed: a few stat calls per checkpoint folder, nothing
+against the settle time it adds to."""
+
+
+class SweepOptions(OptionsModel):
+    """Options of `rayeval sweep` alone: following run folders that a training job still writes."""
+
+    watch: bool = option(
+        False,
+        description="Keep watching the model folders after the models there are done: each new checkpoint is evaluated once it is complete.",
+        phases=SWEEP,
+    )
+    watch_settle_s: float = option(
+        WATCH_SETTLE_S,
+        description="Seconds a new checkpoint's files must stay unchanged (with config.json and weights present) before it is taken.",
+        phases=SWEEP,
+        gt=0.0,
+    )
+    watch_marker: str | None = option(
+        None,
+        description="File name a trainer writes into a checkpoint folder when it is complete (e.g. COMPLETE): take a checkpoint as soon as it exists, instead of waiting for its files to settle.",
+        phases=SWEEP,
+    )
+    watch_until: Annotated[WatchUntil | None, BeforeValidator(parse_watch_until)] = option(
+        None,
+        description="Stop watching once a checkpoint at this step or later is evaluated (5000), the folder of this name is evaluated (final), or after this long (30m, 6h) [default: until Ctrl-C].",
+        phases=SWEEP,
+    )
+    watch_poll_s: float = option(WATCH_POLL_S, description="Seconds between looks at the watched folders.", phases=SWEEP, gt=0.0)
+
+    @model_validator(mode="after")
+    def _watch_settings_need_watch(self) -> SweepOptions:
+        if not self.watch and (self.watch_marker is not None or self.watch_until is not None):
+            given = option_ref("sweep.watch_marker") if self.watch_marker is not None else option_ref("sweep.watch_until")
+            raise ValueError(f"{given} only applies while watching; add {option_ref('sweep.watch')}")
+        if self.watch_marker is not None and (
+            not self.watch_marker.strip() or "/" in self.watch_marker or self.watch_marker in (".", "..")
+        ):
+            raise ValueError(
+                f"{option_ref('sweep.watch_marker')} {self.watch_marker!r} is not a file name; name the file the trainer writes "
+                "into each finished checkpoint folder (e.g. COMPLETE)"
+            )
+        return self
 
 
 def config_hash(*configs: BaseModel) -> str:

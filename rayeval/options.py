@@ -9,7 +9,8 @@ the options it uses:
 
 - `generate`: changes what is generated (and so the shard ids: a changed value never reuses work);
 - `evaluate`: changes how outputs are scored;
-- `data`: changes which data files are needed (`rayeval data pull`).
+- `data`: changes which data files are needed (`rayeval data pull`);
+- `sweep`: only `rayeval sweep` has it (following a run folder that training still writes).
 
 Option *paths* (`"truthfulqa.version"`, `"judge.api_base"`) name an option everywhere below the
 command line; `option_ref` puts one in an error message and the CLI shows it as its flag.
@@ -22,11 +23,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-Phase = Literal["generate", "evaluate", "data"]
+Phase = Literal["generate", "evaluate", "data", "sweep"]
 ALL_PHASES: tuple[Phase, ...] = ("generate", "evaluate", "data")
+"""The phases of options that decide what is generated, scored or downloaded. Not `sweep`: its
+options only decide when a checkpoint is taken (the sweep command has every option of `generate`
+and `evaluate` as well)."""
 GENERATE: tuple[Phase, ...] = ("generate",)
 EVALUATE: tuple[Phase, ...] = ("evaluate",)
 GENERATE_EVALUATE: tuple[Phase, ...] = ("generate", "evaluate")
+SWEEP: tuple[Phase, ...] = ("sweep",)
 
 
 class OptionsModel(BaseModel):

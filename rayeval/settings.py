@@ -1,6 +1,6 @@
 """All typed options of one command, in sections: the run's own and each benchmark's.
 
-Sections are `run`, `engine`, `sampling`, `judge` and one per registered benchmark (named after
+Sections are `run`, `engine`, `sampling`, `api` (models behind an API), `judge`, `sweep` and one per registered benchmark (named after
 it). The command line is generated from `option_sections()` (`rayeval.cli_options`), and whatever
 builds a run (the CLI, a config file, a test) hands `Settings.build` plain values per section and
 gets validated, immutable models back.
@@ -14,14 +14,22 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from rayeval.config import EngineConfig, RunOptions, SamplingConfig
+from rayeval.config import EngineConfig, RunOptions, SamplingConfig, SweepOptions
+from rayeval.engine.api_config import ApiConfig
 from rayeval.errors import RayevalError
 from rayeval.judge.config import JudgeConfig
 from rayeval.options import OptionsModel, option_ref
 
 M = TypeVar("M", bound=OptionsModel)
 
-CORE_SECTIONS: dict[str, type[OptionsModel]] = {"run": RunOptions, "engine": EngineConfig, "sampling": SamplingConfig, "judge": JudgeConfig}
+CORE_SECTIONS: dict[str, type[OptionsModel]] = {
+    "run": RunOptions,
+    "engine": EngineConfig,
+    "sampling": SamplingConfig,
+    "api": ApiConfig,
+    "judge": JudgeConfig,
+    "sweep": SweepOptions,
+}
 
 
 def benchmark_sections() -> dict[str, type[OptionsModel]]:
@@ -61,7 +69,9 @@ class Settings:
     run: RunOptions = field(default_factory=RunOptions)
     engine: EngineConfig = field(default_factory=EngineConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    sweep: SweepOptions = field(default_factory=SweepOptions)
     benchmarks: dict[str, OptionsModel] = field(default_factory=dict)
     """Options of each registered benchmark, by benchmark name."""
 
@@ -72,7 +82,9 @@ class Settings:
             run=validate_section("run", RunOptions, values.get("run", {})),
             engine=validate_section("engine", EngineConfig, values.get("engine", {})),
             sampling=validate_section("sampling", SamplingConfig, values.get("sampling", {})),
+            api=validate_section("api", ApiConfig, values.get("api", {})),
             judge=validate_section("judge", JudgeConfig, values.get("judge", {})),
+            sweep=validate_section("sweep", SweepOptions, values.get("sweep", {})),
             benchmarks={name: validate_section(name, model, values.get(name, {})) for name, model in benchmark_sections().items()},
         )
 

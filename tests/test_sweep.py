@@ -28,7 +28,7 @@ def ray_two_cpus():
     import ray
     import standin_engine
 
-    ray.init(num_cpus=3, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
     ray.cloudpickle.register_pickle_by_value(standin_engine)
     yield standin_engine
     ray.shutdown()
