@@ -124,17 +124,29 @@ def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
     scored as soon as its generation is written, all judge calls share one judge service, one
     failure never stops the rest, and a rerun redoes only what is missing. With --watch it then
     follows the run folders and evaluates each new checkpoint once it is complete."""
-    from rayeval.progress import ConsoleProgress
-    from rayeval.sweep import plan_sweep, run_sweep
-
     watching = None
     if settings.sweep.watch:
         request, skipped_folders, watching = _watched(model_inputs, settings)
     else:
         request, skipped_folders = _request(model_inputs, settings)
+    if _sweep(request, skipped_folders, watching=watching):
+        raise typer.Exit(1)
+
+
+def _sweep(
+    request: GenerateRequest,
+    skipped_folders: list[tuple[Path, str]],
+    engine_factory: EngineFactory | None = None,
+    watching: Watching | None = None,
+) -> bool:
+    """`sweep`'s work on a resolved request (then, with `watching`, on each new checkpoint);
+    True when anything failed."""
+    from rayeval.progress import ConsoleProgress
+    from rayeval.sweep import plan_sweep, run_sweep
+
     started = _start(request, skipped_folders, plan_sweep)
     if started is None:
-        return
+        return False
     store, data, layout, plan = started
     err.print(
         f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
@@ -142,16 +154,16 @@ def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
     )
     if watching is not None:
         until = watching.until.describe() if watching.until else f"Ctrl-C (no {flag('sweep.watch_until')} given)"
-        err.print(f"then watching {', '.join(model_inputs)} for new checkpoints until {until}", highlight=False)
+        err.print(f"then watching {', '.join(watching.watcher.model_inputs)} for new checkpoints until {until}", highlight=False)
     with ConsoleProgress(err) as progress:
-        report = run_sweep(request, plan, data, store, layout, progress, watching=watching)
+        report = run_sweep(request, plan, data, store, layout, progress, engine_factory=engine_factory, watching=watching)
     _print_generation_report(report.generation, store)
     _print_warnings(report.outcomes)
     _print_sweep_table(report.models, plan.benchmarks, store)
     failures = report.failures()
     if failures:
         _print_failures(failures)
-        raise typer.Exit(1)
+    return bool(failures)
 
 
 def _watched(model_inputs: list[str], settings: Settings) -> tuple[GenerateRequest, list[tuple[Path, str]], Watching]:
