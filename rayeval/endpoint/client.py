@@ -1,9 +1,10 @@
-"""One judge request over HTTP, with retries: the only code that talks to the endpoint.
+"""One request to an OpenAI-compatible endpoint over HTTP, with retries: the only code that talks
+to such endpoints (the judge pool's workers and the API engine of models under test share it).
 
 Uses the `openai` async client (its own retries off) against any OpenAI-compatible endpoint.
 A request body with `messages` goes to `/chat/completions`; one with `prompt` goes to
 `/completions` (plain completion models, e.g. TruthfulQA's truth and info judges, which are
-read through the logprobs of their first token).
+read through the logprobs of their first token, or prompt log-probabilities of a model under test).
 Retried: 429, 408/409, 5xx, timeouts, dropped connections and malformed bodies, with
 exponential backoff and jitter, or exactly the wait a `Retry-After` header asks for. Not
 retried: other 4xx (the request itself is wrong). A rejected key (401/403) or an unknown model
@@ -26,19 +27,23 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import SecretStr
 
 RETRYABLE_STATUS = {408, 409, 429}
-FATAL_STATUS = {401: "rejected the API key", 403: "refused the API key", 404: "does not serve the judge model"}
+FATAL_STATUS = {401: "rejected the API key", 403: "refused the API key", 404: "does not serve the model"}
 MAX_RETRY_AFTER_S = 600.0
 REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
-class JudgeOutcome:
-    """The judge's answer to one request (`response`: the JSON body) or why there is none."""
+class CallOutcome:
+    """The endpoint's answer to one request (`response`: the JSON body) or why there is none.
+
+    `gave_up`: every attempt met a retryable error (overload, timeout), so the request itself may
+    well be fine and a later run should try again; otherwise the endpoint refused the request."""
 
     response: dict[str, Any] | None = None
     error: str | None = None
     fatal: bool = False
     attempts: int = 0
+    gave_up: bool = False
 
     @property
     def ok(self) -> bool:
@@ -131,12 +136,15 @@ def check_body(text: str, field: str = "message") -> dict[str, Any]:
 
 
 class EndpointClient:
-    """Async chat or plain completions against one endpoint for one judge model."""
+    """Async chat or plain completions against one endpoint for one model.
 
-    def __init__(self, api_base: str, api_key: SecretStr | None, model: str, timeout: float) -> None:
+    `role` names the endpoint in messages ("judge endpoint ...", "model endpoint ...")."""
+
+    def __init__(self, api_base: str, api_key: SecretStr | None, model: str, timeout: float, role: str) -> None:
         from openai import AsyncOpenAI
 
         self.model = model
+        self.role = role
         self.api_base = display_url(api_base)
         self._key = api_key
         # Local servers (vLLM) take any key; the client insists on a non-empty one.
@@ -165,7 +173,7 @@ class EndpointClient:
             status = exc.status_code
             detail = redact(str(exc.message), self._key)
             if status in FATAL_STATUS:
-                raise _Final(f"judge endpoint {self.api_base} {FATAL_STATUS[status]} (HTTP {status}): {detail}", fatal=True) from None
+                raise _Final(f"{self.role} endpoint {self.api_base} {FATAL_STATUS[status]} (HTTP {status}): {detail}", fatal=True) from None
             if status in RETRYABLE_STATUS or status >= 500:
                 raise _Retryable(f"HTTP {status}: {detail}", parse_retry_after(exc.response.headers)) from None
             raise _Final(f"HTTP {status}: {detail}", fatal=False) from None
@@ -180,6 +188,44 @@ class EndpointClient:
         await self._client.close()
 
 
+PREFLIGHT_TIMEOUT_S = 20.0
+"""Listing models answers in well under a second from a healthy endpoint; 20 s leaves room for
+a slow network and still fails a dead endpoint before any real work waits on it."""
+
+
+def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, role: str, key_hint: str, endpoint_hint: str) -> None:
+    """Fail fast, in one line, if the endpoint is unreachable or rejects the key.
+
+    A 404 on `/models` is accepted: some OpenAI-compatible servers do not list models.
+    `role` names the endpoint ("judge", "model"), `key_hint` where the key came from and
+    `endpoint_hint` what set the endpoint, for the message.
+    """
+    import openai
+
+    from rayeval.errors import RayevalError
+
+    client = openai.OpenAI(
+        base_url=api_base,
+        api_key=key.get_secret_value() if key is not None else "EMPTY",
+        timeout=min(timeout, PREFLIGHT_TIMEOUT_S),
+        max_retries=1,
+    )
+    where = display_url(api_base)
+    try:
+        client.models.list()
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        raise RayevalError(f"{role} endpoint {where} rejected the API key (HTTP {exc.status_code}); check {key_hint}") from None
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        raise RayevalError(
+            f"{role} endpoint {where} is unreachable ({type(exc).__name__}); check {endpoint_hint} and that the server is up"
+        ) from None
+    except openai.APIStatusError as exc:
+        if exc.status_code >= 500:
+            raise RayevalError(f"{role} endpoint {where} answers HTTP {exc.status_code}: {redact(str(exc.message), key)}") from None
+    finally:
+        client.close()
+
+
 Reserve = Callable[[int], Awaitable[float]]
 Pause = Callable[[float], Awaitable[None]]
 
@@ -192,7 +238,7 @@ async def send_with_retries(
     slots: asyncio.Semaphore,
     reserve: Reserve,
     pause: Pause,
-) -> JudgeOutcome:
+) -> CallOutcome:
     """Run `send(request)` until it succeeds, fails for good, or retries run out.
 
     Each attempt holds a concurrency slot and a rate-limit reservation; backoff sleeps hold
@@ -205,9 +251,9 @@ async def send_with_retries(
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                return JudgeOutcome(response=await send(request), attempts=attempt + 1)
+                return CallOutcome(response=await send(request), attempts=attempt + 1)
             except _Final as exc:
-                return JudgeOutcome(error=exc.reason, fatal=exc.fatal, attempts=attempt + 1)
+                return CallOutcome(error=exc.reason, fatal=exc.fatal, attempts=attempt + 1)
             except _Retryable as exc:
                 last, retry_after = exc.reason, exc.retry_after
         if attempt == policy.max_retries:
@@ -216,4 +262,4 @@ async def send_with_retries(
         if retry_after is not None:
             await pause(delay)
         await asyncio.sleep(delay)
-    return JudgeOutcome(error=f"gave up after {policy.max_retries + 1} attempt(s): {last}", attempts=policy.max_retries + 1)
+    return CallOutcome(error=f"gave up after {policy.max_retries + 1} attempt(s): {last}", attempts=policy.max_retries + 1, gave_up=True)

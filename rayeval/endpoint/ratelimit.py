@@ -1,4 +1,5 @@
-"""Requests/minute and tokens/minute limits shared by every worker of a judge pool.
+"""Requests/minute and tokens/minute limits for an OpenAI-compatible endpoint (judge pools, API
+models under test).
 
 A reservation schedule rather than a token bucket with bursts: each request reserves the next
 free start time, requests are spaced `60 / rpm` seconds apart and a request of `t` tokens holds
@@ -7,8 +8,8 @@ so a smooth schedule avoids the 429 storms a burst-then-wait limiter provokes; N
 about N/R minutes. A 429 with Retry-After pauses the whole schedule, since the limit it signals
 is shared too.
 
-The pool runs one instance as a tiny Ray actor; workers ask it how long to wait and sleep
-themselves, so the actor never blocks.
+A judge pool with several workers runs one instance as a tiny Ray actor; workers ask it how long
+to wait and sleep themselves, so the actor never blocks. A single client uses `LocalLimiter`.
 """
 
 from __future__ import annotations
@@ -46,10 +47,27 @@ class RateSchedule:
 def estimate_tokens(request: dict) -> int:
     """Rough token count a provider charges against TPM: prompt characters / 4 + max_tokens.
 
-    The prompt is a chat body's messages or a plain completion body's `prompt`. Providers count
-    `max_tokens` up front as well, so this is the figure their limiter uses.
+        The prompt is a chat body's messages or a plain completion body's `prompt` (text, or token ids,
+    which are counted exactly). Providers count
+        `max_tokens` up front as well, so this is the figure their limiter uses.
     """
+    prompt = request.get("prompt")
+    if isinstance(prompt, list) and all(isinstance(token, int) for token in prompt):
+        return len(prompt) + int(request.get("max_tokens") or 0)  # a prompt of token ids is exact
     chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
-    chars += len(str(request.get("prompt") or ""))
+    chars += len(str(prompt or ""))
     chars += len(str(request.get("tools") or ""))
     return chars // 4 + int(request.get("max_tokens") or 0)
+
+
+class LocalLimiter:
+    """A `RateSchedule` in this process, behind the async interface clients use."""
+
+    def __init__(self, schedule: RateSchedule) -> None:
+        self._schedule = schedule
+
+    async def reserve(self, tokens: int) -> float:
+        return self._schedule.reserve(tokens)
+
+    async def pause(self, seconds: float) -> None:
+        self._schedule.pause(seconds)

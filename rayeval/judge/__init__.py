@@ -1,6 +1,6 @@
 """LLM-judge calls as a service: a pool of Ray actors behind one interface.
 
-`JudgePool(config).complete(requests)` (`pool.py`) returns one `JudgeOutcome` per OpenAI
+`JudgePool(config).complete(requests)` (`pool.py`) returns one `CallOutcome` per OpenAI
 chat-completion or plain completion request: the response body, or the reason it failed after the
 last retry. The backend is any OpenAI-compatible endpoint, or a vLLM server the pool starts in the
 cluster. `service.py` shares the pools among a job's evaluation tasks (one `JudgeService` actor

@@ -30,11 +30,9 @@ import threading
 import time
 from typing import Any
 
-from pydantic import SecretStr
-
+from rayeval.endpoint.client import CallOutcome, RetryPolicy, check_endpoint
 from rayeval.errors import RayevalError
 from rayeval.judge.cache import JudgeCache
-from rayeval.judge.client import JudgeOutcome, RetryPolicy, display_url, redact
 from rayeval.judge.config import KEY_ENV_VARS, JudgeConfig, JudgeOptionRefs
 from rayeval.options import option_ref
 
@@ -44,42 +42,10 @@ the worker's loop (~4 ms of CPU each in the openai client), so a big share makes
 wait: at C=96, L=0.5 s, 64 per worker reached 0.87 x C/L, 32 per worker 0.91-0.93."""
 MAX_WORKERS = 4
 MAX_CHUNK = 16
-PREFLIGHT_TIMEOUT_S = 20.0
-
-
-def check_endpoint(api_base: str, key: SecretStr | None, timeout: float, key_hint: str, api_base_option: str = "judge.api_base") -> None:
-    """Fail fast, in one line, if the endpoint is unreachable or rejects the key.
-
-    A 404 on `/models` is accepted: some OpenAI-compatible servers do not list models.
-    `key_hint` names where the key came from and `api_base_option` the option that set the
-    endpoint, for the message.
-    """
-    import openai
-
-    client = openai.OpenAI(
-        base_url=api_base,
-        api_key=key.get_secret_value() if key is not None else "EMPTY",
-        timeout=min(timeout, PREFLIGHT_TIMEOUT_S),
-        max_retries=1,
-    )
-    where = display_url(api_base)
-    try:
-        client.models.list()
-    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-        raise RayevalError(f"judge endpoint {where} rejected the API key (HTTP {exc.status_code}); check {key_hint}") from None
-    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-        raise RayevalError(
-            f"judge endpoint {where} is unreachable ({type(exc).__name__}); check {option_ref(api_base_option)} and that the server is up"
-        ) from None
-    except openai.APIStatusError as exc:
-        if exc.status_code >= 500:
-            raise RayevalError(f"judge endpoint {where} answers HTTP {exc.status_code}: {redact(str(exc.message), key)}") from None
-    finally:
-        client.close()
 
 
 class JudgePool:
-    """Judge requests → `JudgeOutcome`s, through cache, rate limits, retries and Ray workers."""
+    """Judge requests → `CallOutcome`s, through cache, rate limits, retries and Ray workers."""
 
     def __init__(self, config: JudgeConfig, refs: JudgeOptionRefs = JudgeOptionRefs()) -> None:
         """`refs`: the options that chose this judge, named in errors."""
@@ -105,22 +71,22 @@ class JudgePool:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def complete(self, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+    def complete(self, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, in order; raises `RayevalError` on a fatal endpoint error."""
-        outcomes: list[JudgeOutcome | None] = [None] * len(requests)
+        outcomes: list[CallOutcome | None] = [None] * len(requests)
         missing = []
         for index, request in enumerate(requests):
             cached = self.cache.get(self.config.model, request) if self.cache is not None else None
             if cached is not None:
-                outcomes[index] = JudgeOutcome(response=cached)
+                outcomes[index] = CallOutcome(response=cached)
             else:
                 missing.append(index)
         if missing:
             self._start()
             self._dispatch(requests, missing, outcomes)
-        return [o if o is not None else JudgeOutcome(error="internal: no outcome") for o in outcomes]
+        return [o if o is not None else CallOutcome(error="internal: no outcome") for o in outcomes]
 
-    def _dispatch(self, requests: list[dict[str, Any]], missing: list[int], outcomes: list[JudgeOutcome | None]) -> None:
+    def _dispatch(self, requests: list[dict[str, Any]], missing: list[int], outcomes: list[CallOutcome | None]) -> None:
         import ray
 
         size = max(1, min(MAX_CHUNK, math.ceil(len(missing) / (4 * len(self._workers)))))
@@ -167,15 +133,15 @@ class JudgePool:
     def _start_locked(self) -> None:
         import ray
 
+        from rayeval.endpoint.ratelimit import LocalLimiter, RateSchedule
         from rayeval.judge.backends import start_backend
-        from rayeval.judge.ratelimit import RateSchedule
-        from rayeval.judge.worker import ActorLimiter, JudgeWorker, LocalLimiter
+        from rayeval.judge.worker import ActorLimiter, JudgeWorker
 
         config = self.config
         self._server = start_backend(config, self.refs)
         api_base, key = self._server.api_base, self._server.key
         hint = option_ref("judge.api_key") + ("" if config.api_key is not None else " or " + "/".join(KEY_ENV_VARS))
-        check_endpoint(api_base, key, config.timeout, hint, self.refs.api_base)
+        check_endpoint(api_base, key, config.timeout, "judge", hint, option_ref(self.refs.api_base))
         count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
         shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]
         if count == 1 or (config.rpm is None and config.tpm is None):

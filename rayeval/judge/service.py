@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple, Protocol
 
+from rayeval.endpoint.client import CallOutcome, display_url
 from rayeval.errors import RayevalError
-from rayeval.judge.client import JudgeOutcome, display_url
 from rayeval.judge.config import JudgeConfig, JudgeOptionRefs
 from rayeval.judge.pool import JudgePool
 
@@ -61,7 +61,7 @@ class JudgeKey(NamedTuple):
 class Judge(Protocol):
     """What a benchmark needs of a judge."""
 
-    def complete(self, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+    def complete(self, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, in order; raises `RayevalError` on a fatal endpoint error."""
         ...
 
@@ -92,7 +92,7 @@ class JudgeService:
             )
         return pool
 
-    def complete(self, config: JudgeConfig, refs: JudgeOptionRefs, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+    def complete(self, config: JudgeConfig, refs: JudgeOptionRefs, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, through the pool of the judge `config` names (created on first
         use; the first caller's `refs` name the options in its errors)."""
         return self._pool(config, refs).complete(requests)
@@ -160,7 +160,7 @@ class ServiceJudge:
     def __repr__(self) -> str:
         return f"ServiceJudge(service={self.name!r}, judge={JudgeKey.of(self.config).describe()!r})"
 
-    def complete(self, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+    def complete(self, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, in order; a fatal endpoint error raises here as the service's
         one-line `RayevalError`, without the actor's traceback."""
         import ray

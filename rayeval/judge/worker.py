@@ -12,21 +12,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from rayeval.judge.client import EndpointClient, JudgeOutcome, RetryPolicy, send_with_retries
-from rayeval.judge.ratelimit import RateSchedule, estimate_tokens
-
-
-class LocalLimiter:
-    """A `RateSchedule` in this process, behind the async interface workers use."""
-
-    def __init__(self, schedule: RateSchedule) -> None:
-        self._schedule = schedule
-
-    async def reserve(self, tokens: int) -> float:
-        return self._schedule.reserve(tokens)
-
-    async def pause(self, seconds: float) -> None:
-        self._schedule.pause(seconds)
+from rayeval.endpoint.client import CallOutcome, EndpointClient, RetryPolicy, send_with_retries
+from rayeval.endpoint.ratelimit import LocalLimiter, estimate_tokens
 
 
 class ActorLimiter:
@@ -55,7 +42,7 @@ class JudgeWorker:
         concurrency: int,
         limiter: LocalLimiter | ActorLimiter,
     ) -> None:
-        self._endpoint = EndpointClient(api_base, api_key, model, timeout)
+        self._endpoint = EndpointClient(api_base, api_key, model, timeout, role="judge")
         self._policy = policy
         self._concurrency = concurrency
         self._slots: asyncio.Semaphore | None = None
@@ -64,7 +51,7 @@ class JudgeWorker:
     def __repr__(self) -> str:
         return f"JudgeWorker({self._endpoint!r}, concurrency={self._concurrency})"
 
-    async def complete_many(self, requests: list[dict[str, Any]]) -> list[JudgeOutcome]:
+    async def complete_many(self, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, in order."""
         if self._slots is None:  # bound to the loop that runs the requests
             self._slots = asyncio.Semaphore(self._concurrency)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from rayeval.cli_options import render_refs
+from rayeval.endpoint.client import RetryPolicy, _Final, _Retryable, display_url, parse_retry_after, redact, send_with_retries
+from rayeval.endpoint.ratelimit import RateSchedule, estimate_tokens
 from rayeval.errors import RayevalError
 from rayeval.judge.cache import JudgeCache, request_digest
-from rayeval.judge.client import RetryPolicy, _Final, _Retryable, display_url, parse_retry_after, redact, send_with_retries
 from rayeval.judge.config import DEFAULT_API_BASE, DEFAULT_MODEL, JudgeConfig
-from rayeval.judge.ratelimit import RateSchedule, estimate_tokens
 from rayeval.settings import Settings
 from rayeval.store import ResultStore
 

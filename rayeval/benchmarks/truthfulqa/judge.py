@@ -110,7 +110,7 @@ class Verdict:
 
 
 def verdict(outcome: Any) -> Verdict:
-    """A pool `JudgeOutcome` read as a verdict."""
+    """A pool `CallOutcome` read as a verdict."""
     if not outcome.ok:
         return Verdict(error=outcome.error)
     try:

@@ -23,8 +23,8 @@ from rayeval.benchmarks.alpacaeval.scoring import PoolCompletions, _length_contr
 from rayeval.benchmarks.base import EvalContext
 from rayeval.cli_options import render_refs
 from rayeval.data import DataSource
+from rayeval.endpoint.client import CallOutcome
 from rayeval.errors import RayevalError
-from rayeval.judge.client import JudgeOutcome
 from rayeval.judge.config import JudgeConfig
 from rayeval.requests import ChatRequest, GenerationResult
 from rayeval.store import ResultStore
@@ -55,11 +55,11 @@ def test_generation_writes_model_outputs_in_eval_order(tmp_path: Path) -> None:
 class RecordingPool:
     """Answers every request with one canned response and remembers the requests."""
 
-    def __init__(self, outcome: JudgeOutcome) -> None:
+    def __init__(self, outcome: CallOutcome) -> None:
         self.outcome = outcome
         self.requests: list[dict] = []
 
-    def complete(self, requests: list[dict]) -> list[JudgeOutcome]:
+    def complete(self, requests: list[dict]) -> list[CallOutcome]:
         self.requests.extend(requests)
         return [self.outcome for _ in requests]
 
@@ -74,7 +74,7 @@ def test_adapter_turns_chatml_prompts_into_chat_requests() -> None:
         ],
         "usage": {"total_tokens": 42},
     }
-    pool = RecordingPool(JudgeOutcome(response=response))
+    pool = RecordingPool(CallOutcome(response=response))
     prompt = "  <|im_start|>system\nBe fair.\n<|im_end|>\n<|im_start|>user\nWhich is better?\n<|im_end|>  "
     out = PoolCompletions(pool)(
         [prompt], model_name="gpt-4-1106-preview", max_tokens=100, temperature=0, tools=[{"type": "function"}], num_procs=3
@@ -92,11 +92,11 @@ def test_adapter_turns_chatml_prompts_into_chat_requests() -> None:
 
 
 def test_adapter_marks_failures_and_empty_answers() -> None:
-    failed = PoolCompletions(RecordingPool(JudgeOutcome(error="gave up after 7 attempt(s): HTTP 503")))
+    failed = PoolCompletions(RecordingPool(CallOutcome(error="gave up after 7 attempt(s): HTTP 503")))
     out = failed(["<|im_start|>user\nq\n<|im_end|>"], max_tokens=1)
     assert out["completions_all"][0]["judge_error"] == "gave up after 7 attempt(s): HTTP 503"
     assert out["completions"] != [""]  # never a silent empty string
-    empty = PoolCompletions(RecordingPool(JudgeOutcome(response={"choices": [{"message": {"content": ""}}]})))
+    empty = PoolCompletions(RecordingPool(CallOutcome(response={"choices": [{"message": {"content": ""}}]})))
     assert empty(["<|im_start|>user\nq\n<|im_end|>"])["completions"] == [" "]  # alpaca_eval's rule for ""
     assert empty.pool.requests[0]["temperature"] == 0.7  # alpaca_eval's decoder default
 

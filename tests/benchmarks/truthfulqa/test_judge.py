@@ -33,8 +33,8 @@ from rayeval.benchmarks.truthfulqa.judge import (
 from rayeval.benchmarks.truthfulqa.options import TruthfulQAOptions
 from rayeval.cli_options import render_refs
 from rayeval.data import PACKAGED_DATA, DataSource
+from rayeval.endpoint.client import CallOutcome
 from rayeval.errors import RayevalError
-from rayeval.judge.client import JudgeOutcome
 from rayeval.judge.config import JudgeConfig
 from rayeval.settings import Settings
 from rayeval.store import ResultStore
@@ -75,9 +75,9 @@ def test_yes_probability_and_threshold() -> None:
     ],
 )
 def test_an_answer_without_logprobs_is_a_failure_not_a_zero(response: dict[str, Any]) -> None:
-    judged = verdict(JudgeOutcome(response=response))
+    judged = verdict(CallOutcome(response=response))
     assert judged.score is None and judged.acc is None and "no top logprobs" in judged.error
-    assert verdict(JudgeOutcome(error="gave up")).error == "gave up"
+    assert verdict(CallOutcome(error="gave up")).error == "gave up"
 
 
 def test_judges_are_opt_in() -> None:
