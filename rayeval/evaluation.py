@@ -85,7 +85,7 @@ def plan_evaluations(
         scored = {row.get("benchmark") for row in store.read_scores(model_id)}
         for bench in benches:
             out_dir = store.benchmark_dir(model_id, bench.results_dirname)
-            if not bench.generation_done(out_dir):
+            if not store.generation_finished(model_id, bench):
                 skipped.append(EvalOutcome(model_id, bench.name, skipped=f"no {bench.name} generations in {out_dir}"))
             elif skip_existing and bench.name in scored:
                 skipped.append(EvalOutcome(model_id, bench.name, skipped=f"already scored ({option_ref('run.skip_existing')})"))

@@ -102,8 +102,7 @@ def build_plan(
         plan.item_counts[bench.name] = len(items)
         size = shard_size_for(len(requests), num_engines, run.shard_size)
         for model in models:
-            out_dir = store.benchmark_dir(model.id, bench.results_dirname)
-            if run.skip_existing and bench.generation_done(out_dir):
+            if run.skip_existing and store.generation_finished(model.id, bench):
                 plan.skipped.append((model.id, bench.name))
                 continue
             plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_cut(model, bench, requests, size, digest)))

@@ -21,11 +21,15 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rayeval.errors import RayevalError
 from rayeval.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
 from rayeval.options import option_ref
 from rayeval.requests import Result, result_from_dict, result_to_dict
+
+if TYPE_CHECKING:
+    from rayeval.benchmarks.base import Benchmark
 
 
 class ResultStore:
@@ -88,6 +92,14 @@ class ResultStore:
 
     def clear_journal(self, model_id: str, benchmark: str) -> None:
         shutil.rmtree(self._journal_dir(model_id, benchmark), ignore_errors=True)
+
+    def generation_finished(self, model_id: str, bench: Benchmark[Any]) -> bool:
+        """Whether a pair's generation is over: the benchmark's files are in its folder (written by
+        rayeval, by another tool or by hand) and no journal of an unfinished rayeval generation is
+        left (rayeval deletes it right after writing the files, so a crash between two files of a
+        benchmark, or a generation still running, leaves it)."""
+        done = bench.generation_done(self.benchmark_dir(model_id, bench.results_dirname))
+        return done and not self._journal_dir(model_id, bench.name).is_dir()
 
     # -- manifest ------------------------------------------------------------------------------
 

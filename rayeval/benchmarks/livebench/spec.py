@@ -7,8 +7,9 @@ official tool does), the categories/tasks to run, scoring workers and the per-an
 Tasks and their scorers are registered in `tasks`.
 
 Generation writes `<category>/<task>/model_answer.jsonl` in LiveBench's answer format (sorted by
-`question_id`), then `generation_complete.json` (the tasks written and their answer counts). The task set depends on
-the options, so that marker, written last, is the "generation done" file.
+`question_id`). Generation is done when at least one answer file is there and no journal of an
+unfinished generation is left (`ResultStore.generation_finished`), so answer files that LiveBench's
+own `gen_api_answer`, another tool or a person put there are scored like rayeval's.
 
 Evaluation scores every `model_answer.jsonl` of a selected task against the selected questions
 (reasoning `<think>...</think>` spans removed first, as the official scorer does), writes
@@ -27,12 +28,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
-from rayeval.benchmarks.livebench.files import ANSWERS, DONE_MARKER
+from rayeval.benchmarks.livebench.files import ANSWERS
 from rayeval.benchmarks.livebench.options import LiveBenchOptions
 from rayeval.benchmarks.livebench.questions import load_questions
 from rayeval.data import DataSource
 from rayeval.errors import RayevalError
-from rayeval.files import atomic_write_json, atomic_write_jsonl
+from rayeval.files import atomic_write_jsonl
 from rayeval.requests import ChatRequest, GenerationResult, Request, Result, generated
 
 
@@ -65,7 +66,10 @@ class LiveBench(Benchmark[LiveBenchOptions]):
         ]
 
     def generation_files(self) -> list[str]:
-        return [DONE_MARKER]
+        return []  # which tasks are answered depends on the options: see generation_done
+
+    def generation_done(self, out_dir: Path) -> bool:
+        return any(out_dir.glob(f"*/*/{ANSWERS}"))
 
     def write_generations(self, out_dir: Path, model_id: str, items: list[Item], results: dict[str, Result]) -> None:
         by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -74,10 +78,6 @@ class LiveBench(Benchmark[LiveBenchOptions]):
             by_task[(item.data["category"], item.data["task"])].append(row)
         for (category, task), rows in sorted(by_task.items()):
             atomic_write_jsonl(out_dir / category / task / ANSWERS, sorted(rows, key=lambda row: row["question_id"]))
-        atomic_write_json(
-            out_dir / DONE_MARKER,
-            {"model_id": model_id, "tasks": {f"{category}/{task}": len(rows) for (category, task), rows in sorted(by_task.items())}},
-        )
 
     def evaluate(self, ctx: EvalContext[LiveBenchOptions]) -> list[Score]:
         from rayeval.benchmarks.livebench.scoring import evaluate_livebench

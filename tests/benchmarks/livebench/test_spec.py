@@ -21,6 +21,7 @@ from rayeval.data import DataSource, HubFile
 from rayeval.errors import RayevalError
 from rayeval.requests import GenerationResult
 from rayeval.settings import Settings
+from rayeval.store import ResultStore
 
 
 def _question(qid: str, task: str, category: str, truth: str, released: str = "2024-06-24", removed: str = "") -> dict:
@@ -101,8 +102,21 @@ def test_generation_files_and_answer_format(data_dir: Path, tmp_path: Path) -> N
     assert [row["question_id"] for row in rows] == ["c1", "c2"]
     assert rows[0]["choices"] == [{"index": 0, "turns": ["answer c1"]}]
     assert rows[0]["model_id"] == "m" and rows[0]["total_output_tokens"] == 5 and rows[0]["answer_id"]
-    marker = json.loads((out_dir / "generation_complete.json").read_text())
-    assert marker["tasks"] == {"data_analysis/cta": 2, "reasoning/web_of_lies_v2": 1}
+    assert sorted(p.name for p in out_dir.iterdir()) == ["data_analysis", "reasoning"]  # answer files only, no marker
+
+
+def test_answer_files_from_elsewhere_are_a_finished_generation_unless_a_journal_is_left(tmp_path: Path) -> None:
+    """Answer files put there by LiveBench's own gen_api_answer or by hand count as generated; a
+    journal left by an unfinished rayeval generation means the files are not complete yet."""
+    store = ResultStore(tmp_path / "results")
+    out_dir = store.benchmark_dir("m", BENCHMARK.results_dirname)
+    assert not store.generation_finished("m", BENCHMARK)
+    _answers(out_dir / "math" / "AMPS_Hard" / "model_answer.jsonl", {"q1": "x"})
+    assert store.generation_finished("m", BENCHMARK)
+    store.save_shard("m", BENCHMARK.name, "shard-1", [GenerationResult("q1", "x", 1, 1, "stop")])
+    assert not store.generation_finished("m", BENCHMARK)
+    store.clear_journal("m", BENCHMARK.name)
+    assert store.generation_finished("m", BENCHMARK)
 
 
 def _answers(path: Path, answers: dict[str, str]) -> None:
