@@ -15,6 +15,12 @@ that carries these decisions out. Rules, in order of importance:
 4. **One broken model never sinks the run.** A model that fails to load (or keeps failing) is
    recorded as failed, its pending shards are dropped, the engines holding it are released, and
    everything else carries on.
+5. **Lanes.** A model and an engine each belong to a lane (a string, or None); an engine only
+   takes shards of models in its own lane. Local checkpoints and the GPU/CPU vLLM engines are
+   lane None; a model served behind an API has a lane of its own, served by the engine actor
+   created for it, so API models never occupy a vLLM engine and vice versa. An engine that joins
+   later (a replacement, a new node) is in lane None unless it says otherwise. A model whose lane
+   no engine serves any more is `unserved`.
 
 The core knows shards, models and engines by id; it never looks inside a request. Engines are
 named by strings (the pool's engine names); a shard is anything with an `id`, a `model.id` and a
@@ -92,6 +98,8 @@ class ModelWork(Generic[ShardT]):
     """Per shard id, how many of its calls failed, to bound retries."""
     failure: str | None = None
     """Why the model failed; a failed model takes no more work and accepts no more results."""
+    lane: str | None = None
+    """Only engines of this lane run the model's shards (see rule 5)."""
 
 
 @dataclass
@@ -104,6 +112,7 @@ class EngineSlot:
 
     held_model: str | None = None
     in_flight: set[str] = field(default_factory=set)
+    lane: str | None = None
 
 
 class Dispatcher(Generic[ShardT]):
@@ -124,14 +133,19 @@ class Dispatcher(Generic[ShardT]):
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def add_pair(self, model_id: str, benchmark: str, shards: Iterable[ShardT], already_finished: Collection[str] = ()) -> bool:
+    def add_pair(
+        self, model_id: str, benchmark: str, shards: Iterable[ShardT], already_finished: Collection[str] = (), lane: str | None = None
+    ) -> bool:
         """Register one (model, benchmark) pair and queue its shards not in `already_finished`.
 
         `already_finished` holds ids of shards an earlier run journaled: they count as done and
         are never dispatched. Returns True when nothing is left to run for the pair (no shards, or
-        all of them finished), so the caller can write its outputs straight away.
+        all of them finished), so the caller can write its outputs straight away. `lane`: which
+        engines may run the model (rule 5; the same for every pair of a model).
         """
-        model = self._models.setdefault(model_id, ModelWork(model_id))
+        model = self._models.setdefault(model_id, ModelWork(model_id, lane=lane))
+        if model.lane != lane:
+            raise ValueError(f"model {model_id} registered in lane {model.lane!r}, then in {lane!r}")
         model.shards_left[benchmark] += 0  # a pair with no shards still exists (and is complete)
         for shard in shards:
             if shard.id in already_finished:
@@ -144,12 +158,13 @@ class Dispatcher(Generic[ShardT]):
 
     # -- choosing work -------------------------------------------------------------------------
 
-    def next_shard(self, engine: str) -> ShardT | None:
-        """The shard `engine` should run next, now counted as in flight on it.
+    def next_shard(self, engine: str, lane: str | None = None) -> ShardT | None:
+        """The shard `engine` (of `lane`) should run next, now counted as in flight on it.
 
-        None when the engine already has `depth` shards in flight or no shard is pending.
+        None when the engine already has `depth` shards in flight or no shard of its lane is
+        pending.
         """
-        slot = self._engines.setdefault(engine, EngineSlot())
+        slot = self._engines.setdefault(engine, EngineSlot(lane=lane))
         if len(slot.in_flight) >= self.depth:
             return None
         model = self._choose_model(engine, slot)
@@ -164,7 +179,7 @@ class Dispatcher(Generic[ShardT]):
         held = self._models.get(slot.held_model) if slot.held_model else None
         if held is not None and held.pending:
             return held  # affinity: no model load at all
-        waiting = [m for m in self._models.values() if m.pending]
+        waiting = [m for m in self._models.values() if m.pending and m.lane == slot.lane]
         if not waiting:
             return None
         busy = {other.held_model for name, other in self._engines.items() if name != engine}
@@ -251,6 +266,11 @@ class Dispatcher(Generic[ShardT]):
     def stranded(self) -> list[str]:
         """Models (input order) that still have shards waiting for an engine."""
         return [m.model_id for m in self._models.values() if m.pending]
+
+    def unserved(self, lanes: Collection[str | None]) -> list[str]:
+        """Models (input order) with shards waiting whose lane is not among `lanes` (the lanes of
+        the engines that exist or may still join): nothing will ever run them."""
+        return [m.model_id for m in self._models.values() if m.pending and m.lane not in lanes]
 
     def failure(self, model_id: str) -> str | None:
         """Why `model_id` failed, or None while it has not."""

@@ -4,6 +4,8 @@ Everything downstream works with `ModelSpec` only; nothing else parses paths or 
 The rules are those of the scripts rayeval replaces, widened to the usual trainers' folder names:
 
 - ``builtin:smollm2``: the embedded SmolLM2-135M-Instruct (built once into the cache);
+- ``openai:NAME@URL``: model NAME already served behind the OpenAI-compatible API at URL
+  (`api_model`), id = NAME's last path component; nothing is loaded, the API engine sends requests;
 - a local *run folder*, i.e. one with at least one numbered checkpoint subfolder that holds a
   model (see `parse_checkpoint_name`: ``checkpoint-N``, ``step_N``, ``global_stepN``,
   ``iter_0001000``, ``epoch-N``, ...): every subfolder that holds a model, as
@@ -27,14 +29,24 @@ named like a checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
+
 from rayeval.errors import RayevalError
 
 BUILTIN_PREFIX = "builtin:"
+API_PREFIX = "openai:"
+"""`openai:NAME@URL`: model NAME served behind the OpenAI-compatible API at URL (…/v1)."""
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+"""Where the key of an `openai:` model comes from unless `--api-key-env` names another variable
+(the variable OpenAI's own clients read)."""
 StepUnit = Literal["step", "epoch"]
 # Numbered checkpoint folder names; the separator is optional for every prefix (`stepN`,
 # `global_step_N`, `iter_0001000`, ...). Matched case-insensitively, anchored at both ends.
@@ -55,12 +67,34 @@ HIDDEN = "hidden folder"
 
 
 @dataclass(frozen=True)
+class ApiEndpoint:
+    """A model that is already served behind an OpenAI-compatible API.
+
+    `api_key` is resolved on the driver (from an option, a config file's `${VAR}` or the variable
+    named by `api_key_env`) and travels to the Ray worker that makes the requests as a
+    `SecretStr`, so it works on a remote cluster whose workers lack the driver's environment; it
+    never appears in a repr, an error message or run.json (`manifest`).
+    """
+
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    api_key: SecretStr | None = field(default=None, repr=False, compare=False)
+
+    def manifest(self) -> dict[str, str | None]:
+        """What run.json records: where and what, never the key."""
+        return {"base_url": self.base_url, "model": self.model, "api_key_env": self.api_key_env}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model to evaluate.
 
     `path` is what vLLM loads (a local folder or a hub repo id); `run` and `step` say where the
     model sits in a training run, so reports can plot scores over steps. `step_unit` says what
     `step` counts: "step" (optimizer steps or iterations) or "epoch"; None when `step` is None.
+    `api` is set for a model served behind an API (then `path` is only its identity, e.g. for
+    engine affinity, and nothing is loaded).
     """
 
     id: str
@@ -68,6 +102,14 @@ class ModelSpec:
     run: str | None = None
     step: int | None = None
     step_unit: StepUnit | None = None
+    api: ApiEndpoint | None = None
+
+    def manifest(self) -> dict[str, object]:
+        """The model as run.json records it."""
+        entry: dict[str, object] = {"id": self.id, "path": self.path, "run": self.run, "step": self.step, "step_unit": self.step_unit}
+        if self.api is not None:
+            entry["api"] = self.api.manifest()
+        return entry
 
 
 @dataclass(frozen=True)
@@ -192,7 +234,29 @@ def discover(folder: Path) -> Discovery:
     )
 
 
-def _resolve_one(model_input: str, cache_dir: Path | None) -> Discovery:
+def api_model(model_input: str, api_key_env: str = DEFAULT_API_KEY_ENV) -> ModelSpec:
+    """The model of an `openai:NAME@URL` input, with its key from `api_key_env` when that is set.
+
+    The id is NAME's last path component (`openai:org/name@URL` is `name`); `path` is the whole
+    input, which identifies the model in shard ids and engine affinity.
+    """
+    body = model_input[len(API_PREFIX) :]
+    name, at, url = body.rpartition("@")
+    if not at or not name or not url.startswith(("http://", "https://")):
+        raise RayevalError(
+            f"model input {model_input!r} is not of the form openai:NAME@URL (URL with http:// or https://); "
+            "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
+        )
+    key = os.environ.get(api_key_env)
+    endpoint = ApiEndpoint(base_url=url, model=name, api_key_env=api_key_env, api_key=SecretStr(key) if key else None)
+    return ModelSpec(id=name.rstrip("/").split("/")[-1], path=f"{API_PREFIX}{name}@{url}", api=endpoint)
+
+
+def _resolve_one(model_input: str | ModelSpec, cache_dir: Path | None, api_key_env: str) -> Discovery:
+    if isinstance(model_input, ModelSpec):  # already resolved (a run file's entries): only made unique
+        return Discovery(models=[model_input])
+    if model_input.startswith(API_PREFIX):
+        return Discovery(models=[api_model(model_input, api_key_env)])
     if model_input.startswith(BUILTIN_PREFIX):
         from rayeval.builtin_models import builtin_model_id, builtin_model_path
 
@@ -211,8 +275,11 @@ def _resolve_one(model_input: str, cache_dir: Path | None) -> Discovery:
     )
 
 
-def resolve_models_with_skips(model_inputs: list[str], cache_dir: Path | None = None) -> Discovery:
-    """`resolve_models`, plus every candidate folder left out and why (for `--dry-run`)."""
+def resolve_models_with_skips(
+    model_inputs: Sequence[str | ModelSpec], cache_dir: Path | None = None, api_key_env: str = DEFAULT_API_KEY_ENV
+) -> Discovery:
+    """`resolve_models`, plus every candidate folder left out and why (for `--dry-run`).
+    `api_key_env` names the variable holding the key of `openai:NAME@URL` models."""
     if not model_inputs:
         raise RayevalError("no model given; pass a model folder, a checkpoints folder or a hub id 'org/name'")
     specs: list[ModelSpec] = []
@@ -220,7 +287,7 @@ def resolve_models_with_skips(model_inputs: list[str], cache_dir: Path | None = 
     seen_paths: set[str] = set()
     taken_ids: set[str] = set()
     for model_input in model_inputs:
-        found = _resolve_one(model_input, cache_dir)
+        found = _resolve_one(model_input, cache_dir, api_key_env)
         skipped.update(dict.fromkeys(found.skipped))
         for spec in found.models:
             if spec.path in seen_paths:
@@ -232,7 +299,7 @@ def resolve_models_with_skips(model_inputs: list[str], cache_dir: Path | None = 
                 n += 1
                 model_id = f"{base}-{n}"
             taken_ids.add(model_id)
-            specs.append(ModelSpec(id=model_id, path=spec.path, run=spec.run, step=spec.step, step_unit=spec.step_unit))
+            specs.append(dataclasses.replace(spec, id=model_id))
     return Discovery(models=specs, skipped=list(skipped))
 
 

@@ -6,6 +6,7 @@ other: an engine never sees a benchmark, a benchmark never sees Ray or vLLM.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -21,6 +22,17 @@ class ChatRequest:
     key: str
     messages: tuple[dict[str, str], ...]
     max_tokens: int | None = None
+
+
+FALLBACK_MAX_TOKENS = 1024
+"""New tokens for a request that names no limit when the user set none either (every built-in
+benchmark names its own; this is `Benchmark.default_max_tokens` for requests built elsewhere)."""
+
+
+def max_new_tokens(request: ChatRequest, user_max_tokens: int | None) -> int:
+    """The user's `--max-tokens`, else the benchmark's, else `FALLBACK_MAX_TOKENS`: every engine
+    applies the same rule."""
+    return user_max_tokens or request.max_tokens or FALLBACK_MAX_TOKENS
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,47 @@ class LoglikelihoodResult:
     completion_tokens: int = field(default=0)
 
 
-Result = GenerationResult | LoglikelihoodResult
+@dataclass(frozen=True)
+class FailedResult:
+    """A request the engine could not answer: a per-item failure record, never an empty answer.
+
+    Only the API engine produces these (a local engine that fails fails its whole shard, which is
+    retried). How a failure travels (see `rayeval.scheduler`): the shard that holds it is
+    journaled with the record; a (model, benchmark) pair with a failed request gets no output
+    files, so no scorer ever sees it, and it is reported as incomplete with the reasons; its
+    journal stays, and the next run sends only the failed requests again
+    (`retry_requests`) and writes the files once every request is answered.
+
+    `unavailable` marks a request the engine can never answer (an endpoint without prompt
+    log-probabilities cannot score a continuation): retrying would not help, so the benchmark
+    gets it as an answer to write down as "unavailable, because `reason`", never as a score of 0.
+    """
+
+    key: str
+    reason: str
+    unavailable: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+Result = GenerationResult | LoglikelihoodResult | FailedResult
+
+
+def is_failure(result: Result) -> bool:
+    """True for a failure the next run should retry (not for a permanently unavailable answer)."""
+    return isinstance(result, FailedResult) and not result.unavailable
+
+
+def retry_requests(requests: Sequence[Request], results: Sequence[Result]) -> list[Request]:
+    """The requests of a journaled shard whose results are retryable failures, in order."""
+    failed = {r.key for r in results if is_failure(r)}
+    return [r for r in requests if r.key in failed]
+
+
+def merge_results(earlier: Sequence[Result], fresh: Sequence[Result]) -> list[Result]:
+    """A shard's earlier results with the fresh results of its retried requests put in place."""
+    by_key = {r.key: r for r in fresh}
+    return [by_key.get(r.key, r) for r in earlier]
 
 
 def generated(result: Result) -> GenerationResult:
@@ -80,10 +132,12 @@ def scored(result: Result) -> LoglikelihoodResult:
     return result
 
 
+_KINDS: dict[type, str] = {GenerationResult: "generation", LoglikelihoodResult: "loglikelihood", FailedResult: "failed"}
+
+
 def result_to_dict(result: Result) -> dict:
     """Serialise a result for the shard journal (JSON)."""
-    kind = "generation" if isinstance(result, GenerationResult) else "loglikelihood"
-    return {"kind": kind, **result.__dict__}
+    return {"kind": _KINDS[type(result)], **result.__dict__}
 
 
 def result_from_dict(data: dict) -> Result:
@@ -92,6 +146,8 @@ def result_from_dict(data: dict) -> Result:
     kind = data.pop("kind")
     if kind == "generation":
         return GenerationResult(**data)
+    if kind == "failed":
+        return FailedResult(**data)
     return LoglikelihoodResult(
         key=data["key"],
         logprobs=tuple(data["logprobs"]),

@@ -289,3 +289,46 @@ def test_rerun_with_every_shard_journaled_writes_the_outputs_once() -> None:
     assert report.finished == [("a", "ifeval")] and report.shards_resumed == 2 and report.shards_run == 0
     assert len(writes) == 1 and sorted(writes[0]) == ["s0", "s1"]
     assert cleared == [("a", "ifeval")]
+
+
+# -- lanes: API models on their own engines ----------------------------------------------------
+
+
+def add_in_lane(core: Dispatcher[FakeShard], model_id: str, count: int, lane: str | None) -> list[FakeShard]:
+    model = ModelSpec(id=model_id, path=f"/ckpt/{model_id}")
+    shards = [FakeShard(f"{model_id}/ifeval/{n}", model, "ifeval") for n in range(count)]
+    core.add_pair(model_id, "ifeval", shards, lane=lane)
+    return shards
+
+
+def test_engines_take_only_models_of_their_lane() -> None:
+    core: Dispatcher[FakeShard] = Dispatcher(depth=4)
+    local = add_in_lane(core, "local", 2, None)
+    api = add_in_lane(core, "api", 3, "openai:m@http://x/v1")
+    taken_by_gpu = [core.next_shard("engine-1") for _ in range(4)]
+    assert [s for s in taken_by_gpu if s is not None] == local, "a vLLM engine must never take an API model's shard"
+    taken_by_api = [core.next_shard("api-1", lane="openai:m@http://x/v1") for _ in range(4)]
+    assert [s for s in taken_by_api if s is not None] == api, "an API engine takes its own model only"
+    assert core.next_shard("engine-2") is None, "an engine that joins later is lane None: nothing left for it"
+
+
+def test_an_api_engine_never_steals_local_work() -> None:
+    core: Dispatcher[FakeShard] = Dispatcher(depth=1)
+    add_in_lane(core, "local", 5, None)
+    assert core.next_shard("api-1", lane="openai:m@http://x/v1") is None
+
+
+def test_unserved_names_models_whose_lane_has_no_engine() -> None:
+    core: Dispatcher[FakeShard] = Dispatcher(depth=1)
+    add_in_lane(core, "local", 1, None)
+    add_in_lane(core, "api", 1, "lane-a")
+    assert core.unserved({None, "lane-a"}) == []
+    assert core.unserved({None}) == ["api"], "an API model whose engine is gone is unserved"
+    assert core.unserved({"lane-a"}) == ["local"]
+
+
+def test_a_model_keeps_one_lane() -> None:
+    core: Dispatcher[FakeShard] = Dispatcher()
+    add_in_lane(core, "m", 1, "lane-a")
+    with pytest.raises(ValueError, match="lane"):
+        core.add_pair("m", "truthfulqa", [], lane=None)

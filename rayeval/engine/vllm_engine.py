@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from rayeval.config import EngineConfig, SamplingConfig
 from rayeval.models import ModelSpec
-from rayeval.requests import ChatRequest, GenerationResult, LoglikelihoodRequest, Request, Result
+from rayeval.requests import ChatRequest, GenerationResult, LoglikelihoodRequest, Request, Result, max_new_tokens
 
 # Set by launchers of data-parallel vLLM (and torchrun); inherited by a Ray worker they would
 # make a single-engine vLLM try to join a group that does not exist.
@@ -130,7 +130,7 @@ class VLLMEngine:
         return SamplingParams(
             temperature=sampling.temperature,
             top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens or request.max_tokens or 1024,
+            max_tokens=max_new_tokens(request, sampling.max_tokens),
             seed=sampling.seed,
         )
 
