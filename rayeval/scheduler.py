@@ -220,11 +220,16 @@ class Scheduler:
             return  # already replaced on an earlier failed call
         self.report.engines_lost += 1
         self.dispatch.engine_lost(handle.name)
-        replacement = self.pool.replace(handle)
+        replacing = self.pool.replace(handle)
         self.progress.note(
             f"[yellow]{handle.name} lost[/yellow]; "
-            + (f"replaced by {replacement.name}" if replacement else "continuing with fewer engines")
+            + ("a replacement joins when the cluster has room" if replacing else "continuing with fewer engines")
         )
+
+    def _admit_engines(self) -> None:
+        """Engines whose placement groups became ready since the last pass start taking shards."""
+        for handle in self.pool.admit_ready():
+            self.progress.note(f"{handle.name} joined")
 
     # -- main loop -----------------------------------------------------------------------------
 
@@ -235,12 +240,13 @@ class Scheduler:
         started = time.perf_counter()
         self._prepare(plan)
         while True:
+            self._admit_engines()
             self._fill()
             if not self._in_flight:
                 stranded = self.dispatch.stranded()
                 if not stranded:
                     break
-                if not self.pool.handles:
+                if not self.pool.handles and not self.pool.pending:
                     for model_id in stranded:
                         if self.dispatch.fail_model(model_id, "no engine left to run it (all engines were lost)"):
                             self._model_failed(model_id)

@@ -283,7 +283,7 @@ def test_rerun_with_every_shard_journaled_writes_the_outputs_once() -> None:
         benchmark_dir=lambda mid, dirname: f"/results/{mid}/{dirname}",
         clear_journal=lambda mid, bench: cleared.append((mid, bench)),
     )
-    scheduler = Scheduler(SimpleNamespace(handles=[]), store, sampling=None)  # type: ignore[arg-type]
+    scheduler = Scheduler(SimpleNamespace(handles=[], pending=[], admit_ready=list), store, sampling=None)  # type: ignore[arg-type]
     report = scheduler.run(SimpleNamespace(work=[work]))  # type: ignore[arg-type]
     assert report.failed_models == {}
     assert report.finished == [("a", "ifeval")] and report.shards_resumed == 2 and report.shards_run == 0

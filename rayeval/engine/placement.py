@@ -88,7 +88,7 @@ def choose_layout(engine: EngineConfig, num_engines: int | None, node_gpus: Sequ
     fit = engines_that_fit(node_gpus, tp)
     if autoscaling:  # missing GPUs are the autoscaler's to add
         return EngineLayout(num_engines=num_engines or max(fit, 1), tp_size=tp, use_gpu=True, autoscaling=True)
-    nodes = ", ".join(str(int(gpus)) for gpus in node_gpus)
+    nodes = ", ".join(str(int(gpus)) for gpus in node_gpus if int(gpus) > 0)  # CPU-only nodes (a head) are noise here
     if fit == 0:
         raise RayevalError(
             f"{TP} {tp} needs {tp} GPUs on one node but the largest node has {max(int(g) for g in node_gpus)} (GPUs per node: {nodes}); lower {TP}"
@@ -138,22 +138,22 @@ def _bundle_gpu_ids() -> tuple[str, list[str]]:
     return ray.get_runtime_context().get_node_id(), [str(g) for g in ray.get_gpu_ids()]
 
 
-def reserve_placement(tp_size: int, use_gpu: bool, timeout_s: float = PLACEMENT_TIMEOUT_S) -> Placement:
-    """Reserve one engine's placement group and find out which node and GPUs it got."""
-    import ray
+def request_placement(tp_size: int, use_gpu: bool) -> Any:
+    """Ask the cluster for one engine's placement group; returns at once (the group becomes ready
+    when resources free up or, on an autoscaling cluster, when a new node joins)."""
     from ray.util.placement_group import placement_group
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     if use_gpu:
         bundles = [{"GPU": 1.0, "CPU": 1.0}] + [{"GPU": 1.0} for _ in range(tp_size - 1)]
     else:
         bundles = [{"CPU": float(tp_size)}]
-    group = placement_group(bundles, strategy="STRICT_PACK")
-    ready, _ = ray.wait([group.ready()], timeout=timeout_s)
-    if not ready:
-        ray.util.remove_placement_group(group)
-        need = f"{tp_size} GPUs on one node" if use_gpu else f"{tp_size} CPUs"
-        raise RayevalError(f"could not reserve {need} within {timeout_s:.0f}s; free resources or lower {TP}/{ENGINES}")
+    return placement_group(bundles, strategy="STRICT_PACK")
+
+
+def placement_of(group: Any, tp_size: int, use_gpu: bool) -> Placement:
+    """The `Placement` of a ready group: actor options, and on GPUs the node and GPU ids it got."""
+    import ray
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     def pinned(index: int) -> PlacementGroupSchedulingStrategy:
         return PlacementGroupSchedulingStrategy(
@@ -176,11 +176,35 @@ def reserve_placement(tp_size: int, use_gpu: bool, timeout_s: float = PLACEMENT_
     )
 
 
-def release_placement(placement: Placement) -> None:
-    """Give the bundles back to the cluster."""
+def placement_error(tp_size: int, use_gpu: bool, timeout_s: float) -> RayevalError:
+    """Why no placement could be had, and what to change."""
+    need = f"{tp_size} GPUs on one node" if use_gpu else f"{tp_size} CPUs"
+    return RayevalError(f"could not reserve {need} within {timeout_s:.0f}s; free resources or lower {TP}/{ENGINES}")
+
+
+def reserve_placement(tp_size: int, use_gpu: bool, timeout_s: float = PLACEMENT_TIMEOUT_S) -> Placement:
+    """Reserve one placement group, waiting up to `timeout_s` (for a single reservation such as the
+    in-cluster judge's; the engine pool requests its groups without blocking)."""
+    import ray
+
+    group = request_placement(tp_size, use_gpu)
+    ready, _ = ray.wait([group.ready()], timeout=timeout_s)
+    if not ready:
+        ray.util.remove_placement_group(group)
+        raise placement_error(tp_size, use_gpu, timeout_s)
+    return placement_of(group, tp_size, use_gpu)
+
+
+def remove_group(group: Any) -> None:
+    """Give a placement group's bundles back to the cluster (or withdraw a pending request)."""
     import ray
 
     try:
-        ray.util.remove_placement_group(placement.placement_group)
+        ray.util.remove_placement_group(group)
     except Exception:  # already gone with its node; nothing left to free
         pass
+
+
+def release_placement(placement: Placement) -> None:
+    """Give an engine's bundles back to the cluster."""
+    remove_group(placement.placement_group)
