@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rayeval.cli_options import flag, render_refs, with_options
+from rayeval.cli_options import flag, render_refs, settings_over, with_options
+from rayeval.run_file import RUN_PHASES, Phase
 from rayeval.settings import Settings
 
 if TYPE_CHECKING:
@@ -356,6 +357,50 @@ def _print_warnings(outcomes: list[EvalOutcome]) -> None:
     for outcome in outcomes:
         for warning in outcome.warnings:
             err.print(f"[yellow]warning[/yellow] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(warning))}", highlight=False)
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+@app.command("run")
+@with_options(*RUN_PHASES)
+def run_file(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Run file: models (served, local or hub), judge, benchmarks, option sections; see configs/run-api-models.yaml."
+        ),
+    ],
+    settings: Settings,
+    phase: Annotated[
+        Phase, typer.Option("--phase", help="generate: generation only; evaluate: score existing outputs only; all: one sweep of both.")
+    ] = Phase.all,
+) -> None:
+    """Evaluate the models a run file lists (the replaced tool's config.yaml, plus local and hub
+    models) in one job; options given here win over the file."""
+    from rayeval.generation import GenerateRequest
+    from rayeval.run_file import load_run_file, model_specs
+
+    contents = load_run_file(path)
+    for warning in contents.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+    settings = settings_over(contents.sections, ctx, RUN_PHASES)
+    discovery = model_specs(contents, settings.api.key_env)
+    request = GenerateRequest(models=discovery.models, benchmarks=_benchmarks(settings), settings=settings)
+    if run_phase(phase, request, discovery.skipped):
+        raise typer.Exit(1)
+
+
+def run_phase(
+    phase: Phase, request: GenerateRequest, skipped_folders: list[tuple[Path, str]], engine_factory: EngineFactory | None = None
+) -> bool:
+    """One phase of `rayeval run` on a resolved request; True when anything failed."""
+    if phase is Phase.generate:
+        return _generate(request, skipped_folders, engine_factory)
+    if phase is Phase.evaluate:
+        return _score([model.id for model in request.models], request.settings)
+    return _sweep(request, skipped_folders, engine_factory)
 
 
 # -- data --------------------------------------------------------------------------------------

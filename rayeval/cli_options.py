@@ -20,7 +20,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from rich.markup import escape
 
+from rayeval.errors import RayevalError
 from rayeval.options import Phase, field_phases
 from rayeval.settings import Settings, option_sections
 
@@ -39,6 +40,15 @@ FLAG_OVERRIDES: dict[str, tuple[str, ...]] = {
     "engine.gpu_memory_utilization": ("-g", "--gpu-mem"),
     "run.benchmarks": ("-b", "--benchmarks"),
 }
+REFUSED_FLAGS: dict[tuple[str, ...], str] = {
+    ("-p", "--port"): (
+        "rayeval starts no server for the models it evaluates (vLLM runs inside Ray actors) and its in-cluster "
+        "judge picks a free port itself, so there is no port to set; to evaluate a model you already serve, "
+        "pass openai:NAME@http://HOST:PORT/v1 or list it in a run file (api_base) for `rayeval run`"
+    ),
+}
+"""Options of the shell scripts rayeval replaces that mean nothing here: accepted by the commands
+that generate (hidden), and refused in one line that says why and what to use instead."""
 ENVVARS: dict[str, str] = {"run.results_dir": "RAYEVAL_RESULTS_DIR"}
 PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "api": "API models", "judge": "Judge", "sweep": "Watch"}
 _REF = re.compile(r"⟨([A-Za-z0-9_]+\.[A-Za-z0-9_]+)⟩")
@@ -182,20 +192,62 @@ def settings_from(values: dict[str, Any], options: list[CliOption]) -> Settings:
     return Settings.build(sections)
 
 
+COMMAND_LINE_SOURCES = frozenset({"COMMANDLINE", "ENVIRONMENT"})
+"""Where an option's value counts as given by the user (click's `ParameterSource` names), as
+opposed to its default or a `--config` file's default."""
+
+
+def settings_over(base: Mapping[str, Mapping[str, Any]], ctx: Any, phases: Iterable[Phase]) -> Settings:
+    """`Settings` from `base` (section → field → value, e.g. a run file's) with the command's
+    options of `phases` laid over it: an option given on the command line or through its
+    environment variable wins over `base`; where `base` is silent, the option's value (its default,
+    or a `--config` file's) applies. `ctx` is the command's click context."""
+    sections = {name: dict(values) for name, values in base.items()}
+    for option in options_for(phases):
+        source = ctx.get_parameter_source(option.param)
+        given = source is not None and source.name in COMMAND_LINE_SOURCES
+        if given or option.field not in sections.get(option.section, {}):
+            sections.setdefault(option.section, {})[option.field] = ctx.params[option.param]
+    return Settings.build(sections)
+
+
+def _refused_parameters() -> list[inspect.Parameter]:
+    """Hidden parameters for `REFUSED_FLAGS`, so that giving one is refused with its reason."""
+    return [
+        inspect.Parameter(
+            f"refused_{flags[-1].removeprefix('--').replace('-', '_')}",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Optional[str], typer.Option(*flags, hidden=True)],  # noqa: UP045 (typer reads typing.Optional)
+        )
+        for flags in REFUSED_FLAGS
+    ]
+
+
+def _refuse(values: dict[str, Any]) -> None:
+    for flags, reason in REFUSED_FLAGS.items():
+        if values.pop(f"refused_{flags[-1].removeprefix('--').replace('-', '_')}") is not None:
+            raise RayevalError(f"{'/'.join(flags)} is not an option of rayeval: {reason}")
+
+
 def with_options(*phases: Phase) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command every option of `phases`: the decorated function keeps its own parameters
-    (arguments such as model inputs) and receives the rest as `settings: Settings`."""
+    (arguments such as model inputs) and receives the rest as `settings: Settings`. Commands that
+    generate also take the `REFUSED_FLAGS`, to refuse them with their reason."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "settings"]
         options = options_for(phases)
+        refused = _refused_parameters() if "generate" in phases else []
 
         @functools.wraps(command)
         def run(**values: Any) -> Any:
             kept = {p.name: values.pop(p.name) for p in own}
+            if refused:
+                _refuse(values)
             return command(**kept, settings=settings_from(values, options))
 
-        parameters = own + [option.parameter() for option in options]
+        parameters = own + [option.parameter() for option in options] + refused
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in parameters}
         return run
