@@ -43,7 +43,7 @@ def test_no_mock_patching_in_the_package() -> None:
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("phase", ["generate", "evaluate", "data"])
+@pytest.mark.parametrize("phase", ["generate", "evaluate", "data", "sweep"])
 def test_readme_option_tables_match_the_declarations(phase: str) -> None:
     """The README's option tables are generated from the option models: regenerate them with
     `python -m rayeval.cli_options README.md` after changing an option."""
