@@ -7,7 +7,8 @@ command line without the leading dashes (`tp-size`, or `tp_size`). Top-level key
 command that has that option; a section named after a command (`generate:`, `evaluate:`,
 `data pull:`) applies to that command only. A key no command knows is an error, never ignored,
 so a typo cannot silently fall back to a default. Judge keys are refused: secrets never go in
-files.
+files. A run file (one with a `models:` list, `rayeval.run_file`) is a different thing, told apart
+with a pointer to `rayeval run`.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def load_default_map(path: Path, root: Any) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise RayevalError(f"config file {path} must be a mapping of option names to values")
+    if "models" in document:
+        raise RayevalError(f"{path} is a run file (it lists models:), not option defaults; run it with `rayeval run {path}`")
 
     commands = _commands(root)
     shared: dict[str, Any] = {}

@@ -16,6 +16,7 @@ import typer
 from rayeval.cli import app
 from rayeval.config_file import load_default_map
 from rayeval.errors import RayevalError
+from rayeval.run_file import load_run_file
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -97,5 +98,10 @@ def test_a_wrongly_typed_value_is_rejected_by_the_option(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("path", sorted((PROJECT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_example_configs_load_against_the_cli(path: Path) -> None:
+    if path.name.startswith("run-"):  # run files (`rayeval run`), tests/test_run_file.py
+        assert load_run_file(path, {"OPENROUTER_API_KEY": "set"}).sections
+        with pytest.raises(RayevalError, match=f"is a run file .*; run it with `rayeval run {path}`"):
+            load_default_map(path, typer.main.get_command(app))
+        return
     defaults = load_default_map(path, typer.main.get_command(app))
     assert defaults, f"{path.name} sets nothing"
