@@ -95,7 +95,7 @@ class CliOption:
         return ",".join(value) if isinstance(value, list) else value
 
     def help(self) -> str:
-        text = self.info.description or ""
+        text = render_refs(self.info.description or "")  # descriptions name other options by path
         if typing.get_origin(self.value_type) is Literal:
             text += " One of: " + ", ".join(str(choice) for choice in typing.get_args(self.value_type)) + "."
         return text

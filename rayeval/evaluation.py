@@ -201,7 +201,10 @@ def job_judge_service() -> Iterator[str]:
 def run_evaluations(todo: list[tuple[str, Benchmark[Any]]], store: ResultStore, settings: Settings) -> list[EvalOutcome]:
     """Score every pair on Ray, all judge calls through one judge service; write each pair's
     summary rows as soon as it finishes."""
+    from rayeval.judge.service import grow_judges
+
     with job_judge_service() as service:
+        grow_judges(service)  # nothing generates here: in-cluster judges may take every free GPU they are allowed
         runner = EvaluationRunner(store, settings, service)
         for model_id, bench in todo:
             runner.submit(model_id, bench)

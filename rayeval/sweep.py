@@ -38,6 +38,7 @@ from rayeval.engine.actor import EngineFactory
 from rayeval.engine.placement import EngineLayout
 from rayeval.evaluation import EvalOutcome, EvaluationRunner, job_judge_service
 from rayeval.generation import GenerateRequest, make_plan, run_generation
+from rayeval.judge.service import grow_judges
 from rayeval.models import ModelSpec
 from rayeval.plan import Plan
 from rayeval.scheduler import ProgressSink, RunReport
@@ -115,6 +116,7 @@ def run_sweep(
             rounds.run(plan)
             if watching is not None:
                 _follow(watching, rounds, started)
+            grow_judges(service)  # generation is over: in-cluster judges may take the engines' GPUs
         except KeyboardInterrupt:
             progress.note("interrupted: finishing the scoring already started (Ctrl-C again to stop at once)")
         report.outcomes = runner.drain()

@@ -11,7 +11,7 @@ server the backend starts on its own placement group in the Ray cluster,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -29,6 +29,16 @@ class JudgeBackend(Protocol):
 
     def close(self) -> None:
         """Free what the backend started (nothing for an endpoint)."""
+
+
+@runtime_checkable
+class ReplicatedBackend(JudgeBackend, Protocol):
+    """A backend that runs several servers of one judge and can start more (the in-cluster judge)."""
+
+    api_bases: list[str]
+
+    def add_replicas(self, count: int) -> list[str]:
+        """Start up to `count` more servers on what is free now; their URLs."""
 
 
 BackendFactory = Callable[[JudgeConfig, JudgeOptionRefs], JudgeBackend]

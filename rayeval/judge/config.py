@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from pydantic import SecretStr, model_validator
 
-from rayeval.options import EVALUATE, OptionsModel, option
+from rayeval.options import EVALUATE, OptionsModel, option, option_ref
 
 KEY_ENV_VARS = ("RAYEVAL_JUDGE_API_KEY", "OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4-1106-preview"
@@ -56,6 +56,14 @@ class JudgeConfig(OptionsModel):
         DEFAULT_MODEL, description="Judge model name; without an endpoint, a path or hub id served in-cluster.", phases=EVALUATE
     )
     tp: int = option(1, description="Tensor-parallel size of an in-cluster judge.", phases=EVALUATE, ge=1)
+    replicas: int = option(1, description="In-cluster judge servers started when judged work first appears.", phases=EVALUATE, ge=1)
+    max_replicas: int | None = option(
+        None,
+        description="In-cluster judge servers a sweep may run once its generation is over, started on the GPUs the engines "
+        f"freed (as many as fit, up to this) [default: no more than {option_ref('judge.replicas')}].",
+        phases=EVALUATE,
+        ge=1,
+    )
     concurrency: int = option(16, description="Judge requests in flight, whole pool.", phases=EVALUATE, ge=1)
     rpm: float | None = option(None, description="Judge requests per minute, whole pool [default: no cap].", phases=EVALUATE, gt=0)
     tpm: float | None = option(
@@ -77,6 +85,19 @@ class JudgeConfig(OptionsModel):
         if isinstance(data, dict) and data.get("api_base") is None and data.get("model") in (None, DEFAULT_MODEL):
             data = {**data, "api_base": DEFAULT_API_BASE}
         return data
+
+    @model_validator(mode="after")
+    def _replicas_in_order(self) -> JudgeConfig:
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise ValueError(
+                f"{option_ref('judge.max_replicas')} {self.max_replicas} is below {option_ref('judge.replicas')} {self.replicas}; raise it or leave it unset"
+            )
+        return self
+
+    @property
+    def replica_limit(self) -> int:
+        """How many in-cluster servers may run at most (`max_replicas`, else `replicas`)."""
+        return self.max_replicas or self.replicas
 
     @property
     def backend_name(self) -> str:

@@ -12,7 +12,9 @@ in one line when it is unreachable or rejects the key; and one async worker acto
 concurrent requests (at most 4), splitting the concurrency cap, with a rate-limiter actor
 shared between them when there are several and a requests/tokens-per-minute cap is set.
 Successful responses are cached as soon as their chunk returns, so an interrupted run loses
-little.
+little. An in-cluster judge may run as several servers (`--judge-replicas`), and `grow` starts
+more once a sweep's engines have freed their GPUs (`--judge-max-replicas`); every worker sends
+to all of them in turn.
 
 `complete` is thread-safe, so one pool can serve many callers at once (the job-wide
 `rayeval.judge.service.JudgeService` does): the start happens once, under a lock. When a start
@@ -61,6 +63,9 @@ class JudgePool:
         """Guards the start (once) and `requests_sent`."""
         self._start_error: str | None = None
         self._start_failed_at = 0.0
+        self._grow_lock = threading.Lock()
+        """Serialises `grow` (which starts servers for minutes) without holding up requests."""
+        self._grow_at_start = False
 
     def __repr__(self) -> str:
         return f"JudgePool(model={self.config.model!r}, started={bool(self._workers)})"
@@ -134,10 +139,12 @@ class JudgePool:
         import ray
 
         from rayeval.endpoint.ratelimit import LocalLimiter, RateSchedule
-        from rayeval.judge.backends import start_backend
+        from rayeval.judge.backends import ReplicatedBackend, start_backend
         from rayeval.judge.worker import ActorLimiter, JudgeWorker
 
         config = self.config
+        if self._grow_at_start:  # generation is already over: start every replica allowed at once
+            config = config.model_copy(update={"replicas": config.replica_limit})
         self._server = start_backend(config, self.refs)
         api_base, key = self._server.api_base, self._server.key
         hint = option_ref("judge.api_key") + ("" if config.api_key is not None else " or " + "/".join(KEY_ENV_VARS))
@@ -155,8 +162,34 @@ class JudgePool:
             limiter = ActorLimiter(handle)
         policy = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max)
         worker_cls = ray.remote(JudgeWorker).options(num_cpus=0, max_concurrency=1000)
-        self._workers = [worker_cls.remote(api_base, key, config.model, config.timeout, policy, share, limiter) for share in shares]
-        self._actors.extend(self._workers)
+        workers = [worker_cls.remote(api_base, key, config.model, config.timeout, policy, share, limiter) for share in shares]
+        self._actors.extend(workers)
+        if isinstance(self._server, ReplicatedBackend) and len(self._server.api_bases) > 1:
+            ray.get([worker.add_endpoints.remote(self._server.api_bases[1:]) for worker in workers])
+        self._workers = workers
+
+    def grow(self) -> int:
+        """Start more in-cluster judge servers, up to `config.replica_limit`, on resources that
+        are free now (a sweep calls this once its engines are gone); the workers spread requests
+        over them at once. A pool that has not started yet starts with that many. Returns how
+        many servers were added."""
+        import ray
+
+        from rayeval.judge.backends import ReplicatedBackend
+
+        with self._grow_lock:
+            with self._lock:
+                server, workers = self._server, list(self._workers)
+                if not workers:
+                    self._grow_at_start = True
+                    return 0
+            if not isinstance(server, ReplicatedBackend):
+                return 0
+            wanted = self.config.replica_limit - len(server.api_bases)
+            added = server.add_replicas(wanted) if wanted > 0 else []
+            if added:
+                ray.get([worker.add_endpoints.remote(added) for worker in workers])
+            return len(added)
 
     def close(self) -> None:
         """Stop workers, limiter and the backend (an in-cluster server); the cache stays."""

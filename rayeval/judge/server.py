@@ -19,16 +19,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
+from rayeval.engine.placement import PLACEMENT_TIMEOUT_S, Placement
 from rayeval.errors import RayevalError
 from rayeval.judge.config import JudgeConfig, JudgeOptionRefs
 from rayeval.options import option_ref
 
 POLL_S = 2.0
 LOG_TAIL_CHARS = 1500
+FREE_NOW_TIMEOUT_S = 10.0
+"""Adding replicas takes only what is free: resources freed by ended engines show up in
+well under a second; a reservation still pending after this needs a node that is not there."""
 
 
 def _free_port() -> int:
@@ -124,44 +130,112 @@ class JudgeServer:
         self._proc = None
 
 
+@dataclass
+class _Replica:
+    """One judge server: its actor, its placement, and its URL once it answers."""
+
+    actor: Any
+    placement: Placement
+    api_base: str = ""
+
+
 class InClusterJudge:
-    """The `in-cluster` judge backend (`rayeval.judge.backends`): a started `JudgeServer` actor
-    and its placement group; `close()` frees both. The server needs no key."""
+    """The `in-cluster` judge backend (`rayeval.judge.backends`): `config.replicas` started
+    `JudgeServer` actors, each on its own placement group; `add_replicas` starts more on
+    resources freed later (a sweep's engines), `close()` frees them all. The servers need no key."""
 
     key: SecretStr | None = None
 
     def __init__(self, config: JudgeConfig, refs: JudgeOptionRefs = JudgeOptionRefs()) -> None:
-        """Serve `config.model` on `config.tp` GPUs (CPUs on a CPU-only cluster); `refs` name the
-        options that chose the model, for errors."""
-        import ray
+        """Serve `config.model` on `config.tp` GPUs per replica (CPUs on a CPU-only cluster);
+        `refs` name the options that chose the model, for errors."""
+        from rayeval.engine.placement import cluster_gpu_count
 
-        from rayeval.engine.placement import cluster_gpu_count, release_placement, reserve_placement
-
-        use_gpu = cluster_gpu_count() > 0
-        self._release = release_placement
-        model, tp = config.model, config.tp
-        self._placement = reserve_placement(tp, use_gpu)
+        self.config, self.refs = config, refs
+        self.use_gpu = cluster_gpu_count() > 0
+        self.replicas: list[_Replica] = []
         try:
-            self._actor = (
-                ray.remote(JudgeServer).options(**self._placement.actor_options).remote(model, tp, use_gpu, self._placement.gpu_ids)
-            )
-            self.api_base: str = ray.get(self._actor.start.remote(config.server_start_timeout))
-        except BaseException as exc:
+            self._start([self._reserve(PLACEMENT_TIMEOUT_S)] + self._reserve_free(config.replicas - 1, PLACEMENT_TIMEOUT_S))
+        except BaseException:
             self.close()
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, RayevalError):  # keep the user error one line, without the actor traceback
-                raise RayevalError(f"{cause}; check {option_ref(refs.model)} and {option_ref('judge.tp')}") from None
             raise
 
-    def close(self) -> None:
+    @property
+    def api_base(self) -> str:
+        """The first server's URL (the pool checks the endpoint there)."""
+        return self.replicas[0].api_base
+
+    @property
+    def api_bases(self) -> list[str]:
+        return [replica.api_base for replica in self.replicas]
+
+    def add_replicas(self, count: int) -> list[str]:
+        """Start up to `count` more servers on what is free now (waiting `FREE_NOW_TIMEOUT_S` per
+        reservation, never for new nodes); returns their URLs. A replica that fails to start is
+        dropped: the judge goes on with the servers it has."""
+        placements = self._reserve_free(count, FREE_NOW_TIMEOUT_S)
+        before = len(self.replicas)
+        try:
+            self._start(placements)
+        except RayevalError:
+            return [r.api_base for r in self.replicas[before:] if r.api_base]
+        return self.api_bases[before:]
+
+    def _reserve(self, timeout_s: float) -> Placement:
+        from rayeval.engine.placement import reserve_placement
+
+        return reserve_placement(self.config.tp, self.use_gpu, timeout_s)
+
+    def _reserve_free(self, count: int, timeout_s: float) -> list[Placement]:
+        """Up to `count` placements, stopping at the first that cannot be had within `timeout_s`."""
+        placements = []
+        for _ in range(count):
+            try:
+                placements.append(self._reserve(timeout_s))
+            except RayevalError:
+                break
+        return placements
+
+    def _start(self, placements: list[Placement]) -> None:
+        """Start a server on each placement, all at once; raise the first failure (one line)."""
         import ray
 
-        actor = getattr(self, "_actor", None)
-        if actor is not None:
+        from rayeval.engine.placement import release_placement
+
+        server_cls = ray.remote(JudgeServer)
+        started = []
+        for placement in placements:
+            actor = server_cls.options(**placement.actor_options).remote(self.config.model, self.config.tp, self.use_gpu, placement.gpu_ids)
+            started.append((_Replica(actor, placement), actor.start.remote(self.config.server_start_timeout)))
+        failure: BaseException | None = None
+        for replica, url in started:
             try:
-                ray.get(actor.stop.remote(), timeout=60)
-            except Exception:  # the actor may already be gone; killing it below frees the rest
-                pass
-            ray.kill(actor)
-            self._actor = None
-        self._release(self._placement)
+                replica.api_base = ray.get(url)
+                self.replicas.append(replica)
+            except BaseException as exc:
+                _stop_server(replica.actor)
+                release_placement(replica.placement)
+                failure = failure or exc
+        if failure is not None:
+            cause = getattr(failure, "cause", None)
+            if isinstance(cause, RayevalError):  # keep the user error one line, without the actor traceback
+                raise RayevalError(f"{cause}; check {option_ref(self.refs.model)} and {option_ref('judge.tp')}") from None
+            raise failure
+
+    def close(self) -> None:
+        from rayeval.engine.placement import release_placement
+
+        replicas, self.replicas = self.replicas, []
+        for replica in replicas:
+            _stop_server(replica.actor)
+            release_placement(replica.placement)
+
+
+def _stop_server(actor: Any) -> None:
+    import ray
+
+    try:
+        ray.get(actor.stop.remote(), timeout=60)
+    except Exception:  # the actor may already be gone; killing it below frees the rest
+        pass
+    ray.kill(actor)

@@ -12,7 +12,8 @@ and an in-cluster judge is started 20 times. The job's driver starts instead one
 The service holds one `JudgePool` per distinct judge (backend, model, endpoint: AlpacaEval's
 judge and TruthfulQA's truth and info judges are three), created on first use and started when
 the first request misses the cache, so an in-cluster judge starts once, when judged work first
-appears, and stays up until `stop_judge_service(name)`. All callers of a judge share its pool's
+appears, and stays up until `stop_judge_service(name)`. When a sweep's generation is over,
+`grow_judges(name)` lets in-cluster judges start more replicas on the GPUs the engines freed. All callers of a judge share its pool's
 workers and rate limiter: concurrency, requests/minute and tokens/minute hold for the whole job.
 The actor is threaded (`JudgePool.complete` blocks on `ray.wait` and is thread-safe), so many
 callers wait on it at once. A fatal endpoint error reaches the calling task as the one-line
@@ -74,6 +75,8 @@ class JudgeService:
         self._lock = threading.Lock()
         self._pools: dict[JudgeKey, JudgePool] = {}
         self._closed = False
+        self._growing = False
+        """Set by `grow`: judges created later start with every replica they may have."""
 
     def _pool(self, config: JudgeConfig, refs: JudgeOptionRefs) -> JudgePool:
         key = JudgeKey.of(config)
@@ -83,6 +86,8 @@ class JudgeService:
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = JudgePool(config, refs)
+                if self._growing:
+                    pool.grow()  # not started yet: it will start with all its replicas
         if pool.config != config:
             theirs, mine = pool.config.model_dump(), config.model_dump()
             differ = sorted(name for name in mine if mine[name] != theirs[name])
@@ -103,6 +108,15 @@ class JudgeService:
         with self._lock:
             pools = list(self._pools.items())
         return [{"judge": key.describe(), "started": pool.started, "requests_sent": pool.requests_sent} for key, pool in pools]
+
+    def grow(self) -> int:
+        """Let every judge add in-cluster servers on the resources that are free now, and judges
+        that start later start with all of theirs (see `JudgePool.grow`); returns how many servers
+        were added."""
+        with self._lock:
+            self._growing = True
+            pools = list(self._pools.values())
+        return sum(pool.grow() for pool in pools)
 
     def close(self) -> None:
         """Close every pool (workers, limiters, in-cluster servers); later calls are refused."""
@@ -145,6 +159,14 @@ def stop_judge_service(name: str) -> None:
     except Exception:  # dead or stuck: killing it frees the actors and placement groups it owns
         pass
     ray.kill(handle)
+
+
+def grow_judges(name: str) -> Any:
+    """Ask the service `name` to grow its in-cluster judges onto freed resources, without waiting
+    (the servers start while the scoring goes on); returns the call's object ref."""
+    import ray
+
+    return ray.get_actor(name).grow.remote()
 
 
 class ServiceJudge:

@@ -2,7 +2,10 @@
 
 Plain class so it runs the same inside a Ray actor (how the pool uses it) and in-process (unit
 tests, bench). Its share of the pool's concurrency cap is a semaphore; the rate limits come from
-a limiter shared with the other workers.
+a limiter shared with the other workers. When the judge runs as several in-cluster servers
+(replicas), each attempt goes to the next server in turn, so load spreads evenly and a retry
+lands on another replica; replicas added later (`add_endpoints`) take their share at once while
+the concurrency cap stays the pool's.
 """
 
 from __future__ import annotations
@@ -42,14 +45,26 @@ class JudgeWorker:
         concurrency: int,
         limiter: LocalLimiter | ActorLimiter,
     ) -> None:
-        self._endpoint = EndpointClient(api_base, api_key, model, timeout, role="judge")
+        self._endpoints = [EndpointClient(api_base, api_key, model, timeout, role="judge")]
+        self._turn = 0
+        self._client_args = (api_key, model, timeout)
         self._policy = policy
         self._concurrency = concurrency
         self._slots: asyncio.Semaphore | None = None
         self._limiter = limiter
 
     def __repr__(self) -> str:
-        return f"JudgeWorker({self._endpoint!r}, concurrency={self._concurrency})"
+        return f"JudgeWorker({self._endpoints!r}, concurrency={self._concurrency})"
+
+    async def add_endpoints(self, api_bases: list[str]) -> None:
+        """Send to these servers too (more replicas of the same judge)."""
+        api_key, model, timeout = self._client_args
+        self._endpoints += [EndpointClient(base, api_key, model, timeout, role="judge") for base in api_bases]
+
+    async def _send(self, request: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self._endpoints[self._turn % len(self._endpoints)]
+        self._turn += 1
+        return await endpoint.send(request)
 
     async def complete_many(self, requests: list[dict[str, Any]]) -> list[CallOutcome]:
         """One outcome per request, in order."""
@@ -59,7 +74,7 @@ class JudgeWorker:
             await asyncio.gather(
                 *(
                     send_with_retries(
-                        self._endpoint.send,
+                        self._send,
                         request,
                         estimate_tokens(request),
                         self._policy,
@@ -73,4 +88,5 @@ class JudgeWorker:
         )
 
     async def close(self) -> None:
-        await self._endpoint.close()
+        for endpoint in self._endpoints:
+            await endpoint.close()
