@@ -189,3 +189,11 @@ def test_the_old_scripts_port_option_is_refused_with_the_reason(tmp_path: Path) 
         assert result.returncode == 2
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("error: -p/--port is not an option of rayeval: rayeval starts no server") and "openai:NAME@" in line
+
+
+def test_the_old_scripts_other_options_keep_their_meaning_on_run(tmp_path: Path) -> None:
+    result = rayeval("run", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("--gpu-mem", "--tp-size", "--benchmarks", "--skip-existing", "--judge-api-base", "--judge-api-key", "--judge-model"):
+        assert option in result.stdout, option
+    assert "--port" not in result.stdout  # refused, not offered
