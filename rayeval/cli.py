@@ -143,9 +143,9 @@ def _sweep(
     """`sweep`'s work on a resolved request (then, with `watching`, on each new checkpoint);
     True when anything failed."""
     from rayeval.progress import ConsoleProgress
-    from rayeval.sweep import plan_sweep, run_sweep
+    from rayeval.sweep import in_cluster_judge_groups, plan_sweep, run_sweep
 
-    started = _start(request, skipped_folders, plan_sweep)
+    started = _start(request, skipped_folders, plan_sweep, in_cluster_judge_groups(request))
     if started is None:
         return False
     store, data, layout, plan = started
@@ -199,9 +199,12 @@ def _benchmarks(settings: Settings) -> list[Benchmark[Any]]:
     return parse_list(settings.run.benchmarks)
 
 
-def _start(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], planner: Planner) -> tuple[Any, Any, Any, Plan] | None:
+def _start(
+    request: GenerateRequest, skipped_folders: list[tuple[Path, str]], planner: Planner, judge_groups: list[int] | None = None
+) -> tuple[Any, Any, Any, Plan] | None:
     """Layout and plan (`planner(request, data, store, layout)`); on `--dry-run` print them with
-    the skipped folders and return None, else connect to Ray first."""
+    the skipped folders and return None, else connect to Ray first. `judge_groups`: GPUs to leave
+    for in-cluster judges (see `choose_layout`)."""
     from rayeval.data import DataSource
     from rayeval.engine.placement import choose_layout, cluster_autoscales
     from rayeval.ray_session import connect, local_gpu_count
@@ -213,12 +216,14 @@ def _start(request: GenerateRequest, skipped_folders: list[tuple[Path, str]], pl
     address, num_engines = run.address, run.num_engines
     if run.dry_run:
         node_gpus = [float(local_gpu_count())] if not (address or os.environ.get("RAY_ADDRESS")) else _cluster_node_gpus(address)
-        layout = choose_layout(request.engine, num_engines, node_gpus, autoscaling=cluster_autoscales())
+        layout = choose_layout(request.engine, num_engines, node_gpus, autoscaling=cluster_autoscales(), judge_groups=judge_groups or [])
         _print_plan(planner(request, data, store, layout), layout, store, skipped_folders)
         return None
     store.check_writable()
     connect(address)
-    layout = choose_layout(request.engine, num_engines, _cluster_node_gpus(address), autoscaling=cluster_autoscales())
+    layout = choose_layout(
+        request.engine, num_engines, _cluster_node_gpus(address), autoscaling=cluster_autoscales(), judge_groups=judge_groups or []
+    )
     for folder, reason in skipped_folders:
         err.print(f"skip folder {folder}: {reason}", highlight=False)
     return store, data, layout, planner(request, data, store, layout)

@@ -110,7 +110,11 @@ class EvaluationRunner:
     while the engines go on. `judge_service` names the job's shared judge service, if one runs.
     """
 
-    def __init__(self, store: ResultStore, settings: Settings, judge_service: str | None = None) -> None:
+    def __init__(
+        self, store: ResultStore, settings: Settings, judge_service: str | None = None, hold_in_cluster_judging: bool = False
+    ) -> None:
+        """`hold_in_cluster_judging`: pairs whose scoring needs an in-cluster judge wait until
+        `release_held` (a sweep's engines hold the resources that judge would start on)."""
         self.store = store
         self.settings = settings
         self.judge_service = judge_service
@@ -124,11 +128,16 @@ class EvaluationRunner:
         """When each pair's scoring was submitted (`time.time()`), for reports and tests."""
         self._running: dict[Any, tuple[str, Benchmark[Any]]] = {}
         self._task: Any = None
+        self.hold_in_cluster_judging = hold_in_cluster_judging
+        self.held: list[tuple[str, Benchmark[Any]]] = []
 
     def submit(self, model_id: str, bench: Benchmark[Any]) -> None:
-        """Start scoring one pair."""
+        """Start scoring one pair (or hold it, see `hold_in_cluster_judging`)."""
         import ray
 
+        if self.hold_in_cluster_judging and any(j.in_cluster for j in bench.judges(self.settings.options_for(bench.name), self.judge)):
+            self.held.append((model_id, bench))
+            return
         if self._task is None:
             self._task = ray.remote(num_cpus=1, max_retries=0)(_score)
         ref = self._task.remote(
@@ -143,6 +152,13 @@ class EvaluationRunner:
         )
         self.started_at[(model_id, bench.name)] = time.time()
         self._running[ref] = (model_id, bench)
+
+    def release_held(self) -> None:
+        """Start the held pairs, and every later one at once."""
+        self.hold_in_cluster_judging = False
+        held, self.held = self.held, []
+        for model_id, bench in held:
+            self.submit(model_id, bench)
 
     def pair_written(self, model_id: str, benchmark: str) -> None:
         """`PairListener`: a pair's generation files are written, so score it now."""

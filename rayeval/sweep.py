@@ -7,6 +7,13 @@ request of every model goes through one judge service for the whole job, so conc
 rate limits hold across models. One failing checkpoint or benchmark is recorded and the others
 finish.
 
+In-cluster judges: the layout leaves their GPUs free when the engines still fit on the rest
+(`in_cluster_judge_groups`), so judged scoring runs beside generation; otherwise (a CPU-only
+cluster, or no GPUs to spare) the pairs that need such a judge are held until generation is
+over (with `--watch`, until the watch ends), since a judge could not get its resources before
+and would fail after its placement timeout. When generation is over the judges may grow onto the
+engines' GPUs (`--judge-max-replicas`).
+
 A sweep always resumes: pairs whose generation files exist are not generated again (finished
 shards of a half-done pair come from the journal), and pairs are scored again unless
 `--skip-existing` finds their summary rows (scoring is seconds; judge answers come from the
@@ -90,6 +97,21 @@ def resumable(request: GenerateRequest) -> GenerateRequest:
     return dataclasses.replace(request, settings=dataclasses.replace(request.settings, run=run))
 
 
+def in_cluster_judge_groups(request: GenerateRequest) -> list[int]:
+    """The GPUs of each in-cluster judge replica the sweep's benchmarks will start (`tp` per
+    replica, one entry each), for the layout to leave free (`choose_layout(judge_groups=)`)."""
+    from rayeval.judge.service import JudgeKey
+
+    settings = request.settings
+    judges = {
+        JudgeKey.of(judge): judge
+        for bench in request.benchmarks
+        for judge in bench.judges(settings.options_for(bench.name), settings.judge)
+        if judge.in_cluster
+    }
+    return [judge.tp for judge in judges.values() for _ in range(judge.replicas)]
+
+
 def plan_sweep(request: GenerateRequest, data: DataSource, store: ResultStore, layout: EngineLayout) -> Plan:
     """The generation plan of a sweep (see `resumable`)."""
     return make_plan(resumable(request), data, store, layout.num_engines)
@@ -110,13 +132,14 @@ def run_sweep(
     report = SweepReport()
     started = watching.clock() if watching is not None else 0.0
     with job_judge_service() as service:
-        runner = EvaluationRunner(store, request.settings, judge_service=service)
+        runner = EvaluationRunner(store, request.settings, judge_service=service, hold_in_cluster_judging=not layout.judge_room)
         rounds = _Rounds(request, data, store, layout, progress, engine_factory, runner, report)
         try:
             rounds.run(plan)
             if watching is not None:
                 _follow(watching, rounds, started)
             grow_judges(service)  # generation is over: in-cluster judges may take the engines' GPUs
+            runner.release_held()
         except KeyboardInterrupt:
             progress.note("interrupted: finishing the scoring already started (Ctrl-C again to stop at once)")
         report.outcomes = runner.drain()

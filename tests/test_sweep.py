@@ -94,3 +94,27 @@ def test_a_rerun_redoes_only_what_is_missing(ray_two_cpus, tmp_path: Path, share
     assert (outputs.read_bytes(), outputs.stat().st_mtime_ns) == before
     assert {(o.model_id, o.benchmark) for o in report.outcomes} == {(m.id, "ifeval") for m in models}
     assert "prompt_level_strict_acc" in summary(store, models[1].id)
+
+
+def test_pairs_that_need_an_in_cluster_judge_are_held_until_released(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:
+    """Without GPUs left for an in-cluster judge, a sweep holds judged scoring until generation
+    is over (`run_sweep` releases it). No generation files exist here, so each task fails at
+    once: what is checked is when each pair is submitted."""
+    from rayeval.evaluation import EvaluationRunner
+    from rayeval.judge.config import JudgeConfig
+
+    alpaca, ifeval = benchmarks.get("alpacaeval"), benchmarks.get("ifeval")
+    in_cluster = Settings(run=RunOptions(data_dir=shared_data), judge=JudgeConfig(model="/judges/local-model"))
+    runner = EvaluationRunner(ResultStore(tmp_path), in_cluster, hold_in_cluster_judging=True)
+    runner.submit("m", alpaca)
+    runner.submit("m", ifeval)
+    assert runner.held == [("m", alpaca)] and set(runner.started_at) == {("m", "ifeval")}
+    runner.release_held()
+    assert set(runner.started_at) == {("m", "ifeval"), ("m", "alpacaeval")} and not runner.held
+    assert {o.benchmark for o in runner.drain()} == {"ifeval", "alpacaeval"}
+
+    endpoint = Settings(run=RunOptions(data_dir=shared_data), judge=JudgeConfig(model="judge", api_base="http://127.0.0.1:9/v1"))
+    runner = EvaluationRunner(ResultStore(tmp_path), endpoint, hold_in_cluster_judging=True)
+    runner.submit("m", alpaca)
+    assert not runner.held and ("m", "alpacaeval") in runner.started_at, "an endpoint judge needs no cluster resources"
+    runner.drain()

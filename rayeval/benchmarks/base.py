@@ -108,6 +108,12 @@ class Benchmark(ABC, Generic[OptionsT]):
         """Score the generation files in `ctx.out_dir`, write the benchmark's result files and
         return the summary rows."""
 
+    def judges(self, options: OptionsT, judge: JudgeConfig) -> list[JudgeConfig]:
+        """The judges scoring calls with these options and the job's judge settings (none by
+        default). A sweep asks, to hold back judged scoring that needs an in-cluster judge while
+        the engines hold the resources such a judge would start on."""
+        return []
+
     def pull(self, data: DataSource, options: OptionsT) -> None:
         """Download everything this benchmark needs from the hub into the cache
         (`rayeval data pull`). Loading the items does it for most benchmarks."""

@@ -18,6 +18,7 @@ when today's nodes cannot hold them; their placement groups wait for the new nod
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class EngineLayout:
     tp_size: int
     use_gpu: bool
     autoscaling: bool = False
+    judge_room: bool = False
+    """GPUs were left free for the in-cluster judges (`set_aside`), so judged scoring can start
+    while the engines generate; otherwise it waits until they are done."""
 
     @property
     def placement_timeout_s(self) -> float:
@@ -55,7 +59,9 @@ class EngineLayout:
 
     def describe(self) -> str:
         device = f"{self.tp_size} GPU(s)" if self.use_gpu else f"{self.tp_size} CPU rank(s)"
-        return f"{self.num_engines} engine(s) × {device} each" + (" (autoscaling: nodes may still be starting)" if self.autoscaling else "")
+        notes = [" (autoscaling: nodes may still be starting)"] if self.autoscaling else []
+        notes += [", GPUs left free for the in-cluster judge"] if self.judge_room else []
+        return f"{self.num_engines} engine(s) × {device} each" + "".join(notes)
 
 
 def engines_that_fit(node_gpus: Sequence[float], tp_size: int) -> int:
@@ -64,14 +70,36 @@ def engines_that_fit(node_gpus: Sequence[float], tp_size: int) -> int:
     return sum(int(gpus) // tp_size for gpus in node_gpus)
 
 
-def choose_layout(engine: EngineConfig, num_engines: int | None, node_gpus: Sequence[float], *, autoscaling: bool = False) -> EngineLayout:
+def set_aside(node_gpus: Sequence[float], groups: Sequence[int]) -> list[float] | None:
+    """The GPUs left on each node once every group (a judge replica's `tp` GPUs, on one node)
+    is placed, largest group first, on the node with the most free GPUs; None when a group fits
+    on no node."""
+    free = [float(int(gpus)) for gpus in node_gpus]
+    for size in sorted(groups, reverse=True):
+        best = max(range(len(free)), key=lambda i: free[i], default=None)
+        if best is None or free[best] < size:
+            return None
+        free[best] -= size
+    return free
+
+
+def choose_layout(
+    engine: EngineConfig,
+    num_engines: int | None,
+    node_gpus: Sequence[float],
+    *,
+    autoscaling: bool = False,
+    judge_groups: Sequence[int] = (),
+) -> EngineLayout:
     """Plan the engines for nodes with `node_gpus` GPUs each (one entry per alive node).
 
     Without `num_engines`, as many `engine.tp_size`-GPU engines as fit; an explicit `num_engines`
     that does not fit now is an error, except on an `autoscaling` cluster, where the placement
     groups are requested anyway and fulfilled as nodes arrive. `engine.device` picks GPUs or CPUs
-    (see its description). Pure: callers read the cluster (`cluster_node_gpus`,
-    `cluster_autoscales`)."""
+    (see its description). `judge_groups`: the GPU groups of in-cluster judge replicas a sweep
+    will start; they are left free when the engines still get at least one engine (or the
+    `num_engines` asked for) on the rest (`judge_room`). Pure: callers read the cluster
+    (`cluster_node_gpus`, `cluster_autoscales`)."""
     tp = engine.tp_size
     if engine.device == "cpu":
         return EngineLayout(num_engines=num_engines or 1, tp_size=tp, use_gpu=False)
@@ -85,6 +113,10 @@ def choose_layout(engine: EngineConfig, num_engines: int | None, node_gpus: Sequ
         return EngineLayout(num_engines=num_engines or 1, tp_size=tp, use_gpu=False)
     if total == 0 and not autoscaling:
         raise RayevalError(f"{DEVICE} gpu but the cluster has no GPUs; use {DEVICE} cpu or auto, or connect to a GPU cluster")
+    rest = set_aside(node_gpus, judge_groups) if judge_groups else None
+    if rest is not None and engines_that_fit(rest, tp) >= max(num_engines or 1, 1):
+        layout = choose_layout(engine, num_engines, rest, autoscaling=autoscaling)
+        return dataclasses.replace(layout, judge_room=True)
     fit = engines_that_fit(node_gpus, tp)
     if autoscaling:  # missing GPUs are the autoscaler's to add
         return EngineLayout(num_engines=num_engines or max(fit, 1), tp_size=tp, use_gpu=True, autoscaling=True)

@@ -11,6 +11,7 @@ from rayeval.engine.placement import (
     choose_layout,
     cluster_autoscales,
     engines_that_fit,
+    set_aside,
 )
 from rayeval.errors import RayevalError
 
@@ -113,3 +114,32 @@ def test_autoscaling_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     else:
         monkeypatch.setenv("RAYEVAL_AUTOSCALING", value)
     assert cluster_autoscales() is expected
+
+
+@pytest.mark.parametrize(
+    ("node_gpus", "groups", "left"),
+    [([6, 6], [2], [4, 6]), ([8], [4, 2], [2]), ([6, 6], [4, 4], [2, 2]), ([4], [8], None), ([2, 2], [1, 1, 1], [0, 1]), ([], [1], None)],
+)
+def test_set_aside_places_each_judge_replica_on_one_node(node_gpus: list[float], groups: list[int], left: list[float] | None) -> None:
+    assert set_aside(node_gpus, groups) == left
+
+
+@pytest.mark.parametrize(
+    ("node_gpus", "tp", "num_engines", "groups", "expected"),
+    [
+        ([6, 6], 4, None, [2], (2, True)),  # the judge takes GPUs no engine could use
+        ([8], 4, None, [4], (1, True)),  # one engine fewer, and the judge runs beside it
+        ([4], 4, None, [1], (1, False)),  # no engine would be left: the judge waits for the engine
+        ([8], 4, 2, [4], (2, False)),  # the engines asked for come first
+        ([8, 8], 1, None, [2, 2], (12, True)),
+    ],
+)
+def test_in_cluster_judges_get_room_when_the_engines_still_fit(
+    node_gpus: list[float], tp: int, num_engines: int | None, groups: list[int], expected: tuple[int, bool]
+) -> None:
+    layout = choose_layout(EngineConfig(tp_size=tp), num_engines, node_gpus, judge_groups=groups)
+    assert (layout.num_engines, layout.judge_room) == expected
+
+
+def test_cpu_engines_leave_no_judge_room() -> None:
+    assert not choose_layout(EngineConfig(device="cpu"), None, [0], judge_groups=[1]).judge_room

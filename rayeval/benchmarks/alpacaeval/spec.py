@@ -30,6 +30,7 @@ from rayeval.benchmarks.alpacaeval.options import AlpacaEvalOptions
 from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
 from rayeval.data import DataSource
 from rayeval.files import atomic_write_json
+from rayeval.judge.config import JudgeConfig
 from rayeval.requests import ChatRequest, Request, Result, generated
 
 
@@ -75,6 +76,10 @@ class AlpacaEval(Benchmark[AlpacaEvalOptions]):
         from rayeval.benchmarks.alpacaeval.scoring import evaluate_alpacaeval
 
         return evaluate_alpacaeval(ctx)
+
+    def judges(self, options: AlpacaEvalOptions, judge: JudgeConfig) -> list[JudgeConfig]:
+        """Every model is judged against the baseline by the job's judge."""
+        return [judge]
 
     def pull(self, data: DataSource, options: AlpacaEvalOptions) -> None:
         """The eval set and the length-control data (`df_gamed.csv`)."""

@@ -130,6 +130,11 @@ def judge_models(options: TruthfulQAOptions) -> list[tuple[JudgeKind, str, str |
     return chosen
 
 
+def judge_config(judge: JudgeConfig, model: str, api_base: str | None) -> JudgeConfig:
+    """One TruthfulQA judge's settings: the shared judge settings with its model and endpoint."""
+    return JudgeConfig.model_validate({**judge.model_dump(), "model": model, "api_base": api_base})
+
+
 def judge_all(
     kind: JudgeKind, model: str, api_base: str | None, prompts: list[str], judge: JudgeConfig, service: str | None = None
 ) -> list[Verdict]:
@@ -142,6 +147,5 @@ def judge_all(
     """
     from rayeval.judge.service import open_judge
 
-    config = JudgeConfig.model_validate({**judge.model_dump(), "model": model, "api_base": api_base})
-    with open_judge(config, kind.refs, service) as target:
+    with open_judge(judge_config(judge, model, api_base), kind.refs, service) as target:
         return [verdict(o) for o in target.complete([completion_request(p) for p in prompts])]

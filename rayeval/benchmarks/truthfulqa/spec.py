@@ -46,6 +46,7 @@ from rayeval.benchmarks.truthfulqa.options import TruthfulQAOptions
 from rayeval.data import DataSource, HubFile
 from rayeval.errors import RayevalError
 from rayeval.files import atomic_write_jsonl, atomic_write_text
+from rayeval.judge.config import JudgeConfig
 from rayeval.requests import ChatRequest, LoglikelihoodRequest, Request, Result, generated, scored
 
 CSV_FILE = "truthfulqa/TruthfulQA.csv"
@@ -208,6 +209,12 @@ class TruthfulQA(Benchmark[TruthfulQAOptions]):
                 "logprobs": list(binary.logprobs),
             }
         return row
+
+    def judges(self, options: TruthfulQAOptions, judge: JudgeConfig) -> list[JudgeConfig]:
+        """The truth and info judges the options name (none unless asked)."""
+        from rayeval.benchmarks.truthfulqa.judge import judge_config, judge_models
+
+        return [judge_config(judge, model, api_base) for _, model, api_base in judge_models(options)]
 
     def evaluate(self, ctx: EvalContext[TruthfulQAOptions]) -> list[Score]:
         from rayeval.benchmarks.truthfulqa.scoring import evaluate_truthfulqa
