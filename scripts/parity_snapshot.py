@@ -78,15 +78,11 @@ def build_inputs(run: Run, out: Path, data: Path) -> None:
         shutil.copyfile(data / "truthfulqa-reference/answers.csv", out / "TruthfulQA_generated.csv")
     elif run.benchmark == "alpacaeval":  # complete annotations: no judge call is made
         shutil.copyfile(data / "alpacaeval-reference/claude-2/annotations.json", out / "annotations.json")
-    elif run.benchmark == "livebench":
-        tasks: dict[str, int] = {}
+    elif run.benchmark == "livebench":  # LiveBench's own answer files, as they are
         for answers in sorted((data / "livebench-reference").glob("*/*/model_answer.jsonl")):
             task = f"{answers.parent.parent.name}/{answers.parent.name}"
             (out / task).mkdir(parents=True)
             shutil.copyfile(answers, out / task / "model_answer.jsonl")
-            tasks[task] = sum(1 for line in answers.read_text(encoding="utf-8").splitlines() if line.strip())
-        # the marker generation writes last; evaluate needs it to consider generation done
-        (out / "generation_complete.json").write_text(json.dumps({"model_id": run.model, "tasks": tasks}, indent=2) + "\n")
     else:
         raise ValueError(run.benchmark)
 
