@@ -115,7 +115,7 @@ def _generate(request: GenerateRequest, skipped_folders: list[tuple[Path, str]],
     with ConsoleProgress(err) as progress:
         report = run_generation(request, plan, data, store, layout, progress, engine_factory=engine_factory)
     _print_generation_report(report, store)
-    return bool(report.failed_models)
+    return bool(report.failed_models or report.incomplete)
 
 
 @app.command()
@@ -189,7 +189,7 @@ def _request(model_inputs: list[str], settings: Settings) -> tuple[GenerateReque
     from rayeval.generation import GenerateRequest
     from rayeval.models import resolve_models_with_skips
 
-    discovery = resolve_models_with_skips(model_inputs)
+    discovery = resolve_models_with_skips(model_inputs, api_key_env=settings.api.key_env)
     return GenerateRequest(models=discovery.models, benchmarks=_benchmarks(settings), settings=settings), discovery.skipped
 
 
@@ -264,6 +264,8 @@ def _print_generation_report(report: RunReport, store) -> None:
     )
     for model_id, reason in report.failed_models.items():
         err.print(f"[red]failed[/red] {model_id}: {render_refs(reason)}", highlight=False)
+    for (model_id, bench), reason in report.incomplete.items():
+        err.print(f"[yellow]incomplete[/yellow] {model_id}/{bench}: {reason}", highlight=False)
 
 
 # -- evaluate ----------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ def run_generation(
     listener: PairListener | None = None,
 ) -> RunReport:
     """Start the engines, run the plan, record the outcome in every model's `run.json`."""
+    from rayeval.engine.api_engine import ApiEngineFactory
     from rayeval.engine.pool import EnginePool
 
     for model_id, manifest in _manifest_start(request, plan, data, layout).items():
@@ -116,8 +117,11 @@ def run_generation(
     if not plan.work:
         return RunReport()
     pool = EnginePool(layout, request.engine, engine_factory)
-    pool.start()
     try:
+        models = list({w.model.id: w.model for w in plan.work}.values())
+        if any(m.api is None for m in models):  # API models alone need no vLLM engine
+            pool.start()
+        pool.start_api_engines([m for m in models if m.api is not None], ApiEngineFactory(request.settings.api))
         report = Scheduler(pool, store, request.sampling, progress, listener=listener).run(plan)
     finally:
         pool.shutdown()
@@ -127,6 +131,9 @@ def run_generation(
         update: dict[str, Any] = {"benchmarks": {**store.read_manifest(model_id).get("benchmarks", {})}}
         for name, status in statuses.items():
             update["benchmarks"][name] = {**update["benchmarks"].get(name, {}), **status}
+        for (mid, name), reason in report.incomplete.items():
+            if mid == model_id:  # some requests failed for good: not written, a rerun retries them
+                update["benchmarks"][name] = {**update["benchmarks"].get(name, {}), "status": "incomplete", "error": reason}
         if model_id in report.failed_models:
             update["error"] = report.failed_models[model_id]
             for entry in update["benchmarks"].values():

@@ -108,7 +108,7 @@ def is_failure(result: Result) -> bool:
 def retry_requests(requests: Sequence[Request], results: Sequence[Result]) -> list[Request]:
     """The requests of a journaled shard whose results are retryable failures, in order."""
     failed = {r.key for r in results if is_failure(r)}
-    return [r for r in requests if r.key in failed]
+    return [r for r in requests if r.key in failed] if failed else []
 
 
 def merge_results(earlier: Sequence[Result], fresh: Sequence[Result]) -> list[Result]:

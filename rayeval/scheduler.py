@@ -7,10 +7,18 @@ the chosen shard to the chosen engine (`run_shard.remote`), waits for outcomes (
 feeds them back to the dispatcher, journals results through the `ResultStore`, writes a
 (model, benchmark) pair's outputs when its last shard arrives, replaces lost engines, and keeps
 the `RunReport` statistics.
+
+Per-item failures (an API request that failed for good comes back as a `FailedResult`): the
+shard is journaled with its failure records like any finished shard, but a (model, benchmark)
+pair that holds one is not written: it is reported in `RunReport.incomplete`, its journal stays,
+and the next run sends only the failed requests of each journaled shard again (the shard keeps
+its id; the fresh results replace the failures in its journal entry). So no scorer ever sees a
+failed item as an empty answer, and a rerun completes the pair.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,9 +26,9 @@ from typing import Any, Protocol
 from rayeval.config import SamplingConfig
 from rayeval.dispatch import Dispatcher, Finish, Retry
 from rayeval.engine.actor import ShardOutcome
-from rayeval.engine.pool import EngineHandle, EnginePool
+from rayeval.engine.pool import EngineHandle, EnginePool, lane_of
 from rayeval.plan import BenchmarkWork, Plan, Shard
-from rayeval.requests import Result
+from rayeval.requests import Result, is_failure, merge_results, retry_requests
 from rayeval.store import ResultStore
 
 
@@ -72,6 +80,8 @@ class RunReport:
     engines_lost: int = 0
     shards_by_engine: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    incomplete: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Pairs not written because some requests failed for good: why (a rerun retries them)."""
 
 
 def _is_actor_death(exc: BaseException) -> bool:
@@ -108,6 +118,8 @@ class Scheduler:
         self._work: dict[tuple[str, str], BenchmarkWork] = {}
         self._results: dict[tuple[str, str], dict[str, Result]] = {}
         """Per (model, benchmark), results gathered so far, keyed by request key, until written."""
+        self._earlier: dict[str, list[Result]] = {}
+        """Per shard id, the journaled results of a shard whose failed requests run again."""
         self._in_flight: dict[Any, tuple[EngineHandle, Shard]] = {}
         """Per Ray object ref of a `run_shard` call, the engine running it and its shard."""
 
@@ -124,11 +136,19 @@ class Scheduler:
             self._work[pair] = work
             self._results[pair] = {}
             journaled: dict[str, list[Result]] = {}
+            shards: list[Shard] = []
             for shard in work.shards:
                 results = self.store.load_shard(work.model.id, work.benchmark.name, shard.id)
-                if results is not None and len(results) == len(shard.requests):
+                if results is None or len(results) != len(shard.requests):
+                    shards.append(shard)
+                elif retry := retry_requests(shard.requests, results):
+                    self._earlier[shard.id] = results  # only its failed requests run again
+                    shards.append(dataclasses.replace(shard, requests=tuple(retry)))
+                    self.progress.advance(work.model.id, len(results) - len(retry), 0)
+                else:
                     journaled[shard.id] = results
-            if self.dispatch.add_pair(work.model.id, work.benchmark.name, work.shards, already_finished=journaled):
+                    shards.append(shard)
+            if self.dispatch.add_pair(work.model.id, work.benchmark.name, shards, already_finished=journaled, lane=lane_of(work.model)):
                 complete.append(pair)
             for results in journaled.values():
                 self.report.shards_resumed += 1
@@ -144,7 +164,7 @@ class Scheduler:
     def _fill(self) -> None:
         """Top every engine up to the dispatcher's depth."""
         for handle in list(self.pool.handles):
-            while (shard := self.dispatch.next_shard(handle.name)) is not None:
+            while (shard := self.dispatch.next_shard(handle.name, handle.lane)) is not None:
                 ref = handle.actor.run_shard.remote(shard.model, list(shard.requests), self.sampling)
                 self._in_flight[ref] = (handle, shard)
 
@@ -180,19 +200,30 @@ class Scheduler:
         if verdict is Finish.IGNORED:
             return
         pair = (shard.model.id, shard.benchmark)
+        tokens = sum(r.completion_tokens for r in results)
+        answered = sum(not is_failure(r) for r in results)
+        earlier = self._earlier.pop(shard.id, None)
+        if earlier is not None:
+            results = merge_results(earlier, results)
         self.store.save_shard(shard.model.id, shard.benchmark, shard.id, results)
         self._results[pair].update((r.key, r) for r in results)
-        tokens = sum(r.completion_tokens for r in results)
         self.report.completion_tokens += tokens
-        self.progress.advance(shard.model.id, len(results), tokens)
+        self.progress.advance(shard.model.id, answered, tokens)
         if verdict is Finish.PAIR_COMPLETE:
             self._finalize(pair)
 
     def _finalize(self, pair: tuple[str, str]) -> None:
         work = self._work[pair]
         out_dir = self.store.benchmark_dir(work.model.id, work.benchmark.results_dirname)
+        results = self._results.pop(pair)
+        failed = [r for r in results.values() if is_failure(r)]
+        if failed:  # not written, journal kept: the next run retries just these (module docstring)
+            reason = f"{len(failed)} of {len(results)} requests failed, a rerun retries them; first: {getattr(failed[0], 'reason', '')}"
+            self.report.incomplete[pair] = reason
+            self.progress.note(f"[yellow]{work.model.id}/{work.benchmark.name} incomplete[/yellow]: {reason}")
+            return
         try:
-            work.benchmark.write_generations(out_dir, work.model.id, work.items, self._results.pop(pair))
+            work.benchmark.write_generations(out_dir, work.model.id, work.items, results)
         except Exception as exc:  # noqa: BLE001 - the journal stays, so a rerun can write the files again
             if self.dispatch.fail_model(work.model.id, f"writing {work.benchmark.name} outputs failed: {type(exc).__name__}: {exc}"):
                 self._model_failed(work.model.id)
@@ -246,10 +277,11 @@ class Scheduler:
                 stranded = self.dispatch.stranded()
                 if not stranded:
                     break
-                if not self.pool.handles and not self.pool.pending:
-                    for model_id in stranded:
-                        if self.dispatch.fail_model(model_id, "no engine left to run it (all engines were lost)"):
-                            self._model_failed(model_id)
+                lanes = {handle.lane for handle in self.pool.handles} | ({None} if self.pool.pending else set())
+                for model_id in self.dispatch.unserved(lanes):
+                    if self.dispatch.fail_model(model_id, "no engine left to run it (all engines were lost)"):
+                        self._model_failed(model_id)
+                if not self.dispatch.stranded():
                     break
                 time.sleep(0.1)
                 continue

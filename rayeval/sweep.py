@@ -74,6 +74,7 @@ class SweepReport:
         """(model id, benchmark or "generation", reason) of everything that failed."""
         failed = [(model_id, "generation", reason) for model_id, reason in self.generation.failed_models.items()]
         failed += [(model_id, "generation", INTERRUPTED) for model_id in self.interrupted]
+        failed += [(model_id, bench, reason) for (model_id, bench), reason in self.generation.incomplete.items()]
         failed += [(o.model_id, o.benchmark, o.error) for o in self.outcomes if o.error]
         return failed
 

@@ -27,6 +27,7 @@ from rayeval.engine.placement import (
     remove_group,
     request_placement,
 )
+from rayeval.models import ModelSpec
 
 FITS_NOW_GRACE_S = 5.0
 """On an autoscaling cluster, once the first group is ready the others that fit on today's nodes
@@ -36,11 +37,20 @@ start together, while a group that needs a new node stays pending and joins late
 
 @dataclass
 class EngineHandle:
-    """One live engine actor with its reservation."""
+    """One live engine actor with its reservation.
+
+    An API model's engine (`lane` set: see `lane_of`) has no placement: it only waits on HTTP."""
 
     name: str
     actor: Any
-    placement: Placement
+    placement: Placement | None
+    lane: str | None = None
+
+
+def lane_of(model: ModelSpec) -> str | None:
+    """The dispatch lane of `model` (`rayeval.dispatch`, rule 5): an API model has its own, served
+    by the API engine the pool starts for it; local models share lane None, the vLLM engines'."""
+    return model.path if model.api is not None else None
 
 
 @dataclass
@@ -69,6 +79,9 @@ class EnginePool:
         self.engine_factory = engine_factory
         self.replacements_left = max_replacements * layout.num_engines
         self.handles: list[EngineHandle] = []
+        self._api_models: dict[str, ModelSpec] = {}
+        """Per lane, the API model whose engine serves it (to restart a lost one)."""
+        self._api_factory: EngineFactory | None = None
         self.pending: list[PendingGroup] = []
         self._created = 0
 
@@ -140,11 +153,37 @@ class EnginePool:
         """Discard a dead actor and, if the budget allows, request a replacement, which joins
         through `admit_ready` once the cluster has room (within `replacement_timeout_s`)."""
         self._discard(dead)
+        if dead.lane is not None:  # an API engine needs no room: a new actor starts at once
+            self.handles.append(self._start_api_engine(self._api_models[dead.lane]))
+            return True
         if self.replacements_left <= 0:
             return False
         self.replacements_left -= 1
         self.pending.append(self._request(self.replacement_timeout_s))
         return True
+
+    def start_api_engines(self, models: list[ModelSpec], factory: EngineFactory) -> list[EngineHandle]:
+        """One engine actor per API model (`factory` makes its `ApiEngine`), outside any placement
+        group and with no CPU reserved: it spends its time waiting on HTTP, and reserving a core
+        would take one from the engines and scoring tasks of a small cluster (the judge's workers
+        do the same). Each is replaced at once if it dies."""
+        self._api_factory = factory
+        started = []
+        for model in models:
+            lane = lane_of(model)
+            if lane is None or lane in self._api_models:
+                continue
+            self._api_models[lane] = model
+            started.append(self._start_api_engine(model))
+        self.handles.extend(started)
+        return started
+
+    def _start_api_engine(self, model: ModelSpec) -> EngineHandle:
+        import ray
+
+        self._created += 1
+        actor = ray.remote(EngineActor).options(max_restarts=0, max_concurrency=1, num_cpus=0).remote(self.config, [], self._api_factory)
+        return EngineHandle(name=f"api-{self._created}", actor=actor, placement=None, lane=lane_of(model))
 
     def _discard(self, handle: EngineHandle) -> None:
         import ray
@@ -155,7 +194,8 @@ class EnginePool:
             ray.kill(handle.actor, no_restart=True)
         except Exception:  # already dead
             pass
-        release_placement(handle.placement)
+        if handle.placement is not None:
+            release_placement(handle.placement)
 
     def shutdown(self) -> None:
         import ray

@@ -190,7 +190,12 @@ def evaluate_multiple_choice(ctx: EvalContext[TruthfulQAOptions]) -> list[Score]
     if not path.is_file():
         ctx.warn(f"{path} is missing, so no multiple-choice scores; rerun generation to get them")
         return []
-    results = [_mc_result(row) for row in read_jsonl(path)]
+    rows = read_jsonl(path)
+    unavailable = next((row["unavailable"] for row in rows if row.get("unavailable")), None)
+    if unavailable is not None:
+        ctx.warn(f"MC1/MC2/binary are unavailable for this model: {unavailable}")
+        return [Score(name, None) for name in ("mc1", "mc2", "binary")]
+    results = [_mc_result(row) for row in rows]
     if all(r["mc1"] is None and r["binary"] is None for r in results):
         return []  # generated with truthfulqa_mc off
     atomic_write_jsonl(ctx.out_dir / MC_RESULTS, results)

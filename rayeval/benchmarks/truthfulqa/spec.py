@@ -47,7 +47,7 @@ from rayeval.data import DataSource, HubFile
 from rayeval.errors import RayevalError
 from rayeval.files import atomic_write_jsonl, atomic_write_text
 from rayeval.judge.config import JudgeConfig
-from rayeval.requests import ChatRequest, LoglikelihoodRequest, Request, Result, generated, scored
+from rayeval.requests import ChatRequest, FailedResult, LoglikelihoodRequest, Request, Result, generated, scored
 
 CSV_FILE = "truthfulqa/TruthfulQA.csv"
 MC_FILE = "truthfulqa/mc_task.json"
@@ -191,6 +191,10 @@ class TruthfulQA(Benchmark[TruthfulQAOptions]):
 
     def _loglikelihood_row(self, item: Item, results: dict[str, Result]) -> dict[str, Any]:
         row: dict[str, Any] = {"key": item.key, "question": item.data["row"]["Question"], "mc": None, "binary": None}
+        unavailable = [r for key in (f"mc/{item.key}", f"binary/{item.key}") if isinstance(r := results.get(key), FailedResult)]
+        if unavailable:  # the engine cannot score (an API without prompt log-probabilities): say why, never 0
+            row["unavailable"] = unavailable[0].reason
+            return row
         if item.data["mc2"] is not None:
             mc = scored(results[f"mc/{item.key}"])
             choices = _union(item.data["mc1"]["choices"], item.data["mc2"]["choices"])

@@ -1,0 +1,284 @@
+"""The API engine (models behind an OpenAI-compatible API) with real HTTP.
+
+Most tests talk to `FakeJudgeServer` (tests/fake_judge_server.py), a real local HTTP server that
+answers like an OpenAI-compatible model and injects faults on demand: a test double because a
+hosted model cannot be reached from here and a real server cannot be made to fail on cue. The
+slow test serves the real SmolLM2 with vLLM's own OpenAI server and compares it with the same
+model run by the offline engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from fake_judge_server import FakeJudgeServer, InFlight, closed_port_url
+
+from rayeval.config import SamplingConfig
+from rayeval.engine.api_config import ApiConfig
+from rayeval.engine.api_engine import ApiEngine
+from rayeval.errors import RayevalError
+from rayeval.files import read_jsonl
+from rayeval.models import api_model
+from rayeval.requests import ChatRequest, FailedResult, GenerationResult, LoglikelihoodRequest
+
+FAST = ApiConfig(max_retries=2, backoff_base=0.01, backoff_max=0.05, timeout=2.0)
+
+
+def chat(key: str, text: str) -> ChatRequest:
+    return ChatRequest(key=key, messages=({"role": "user", "content": text},), max_tokens=8)
+
+
+def rayeval(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "OPENAI_API_KEY")}
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "rayeval", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# -- the engine in-process -------------------------------------------------------------------------
+
+
+def test_chat_answers_carry_text_tokens_and_finish_reason_and_sampling_applies() -> None:
+    with FakeJudgeServer() as server:
+        engine = ApiEngine(FAST)
+        engine.load(api_model(f"openai:judge@{server.url}"), SamplingConfig())
+        sampling = SamplingConfig(temperature=0.7, top_p=0.9, seed=5, max_tokens=33)
+        [result] = engine.run([chat("a", "hi")], sampling)
+        engine.unload()
+    assert result == GenerationResult(key="a", text="m", prompt_tokens=10, completion_tokens=1, finish_reason="stop")
+    body = server.bodies[0]
+    assert server.paths == ["/v1/chat/completions"]
+    assert (body["model"], body["temperature"], body["top_p"], body["seed"], body["max_tokens"]) == ("judge", 0.7, 0.9, 5, 33)
+
+
+def test_a_request_that_fails_for_good_is_a_failure_record_never_an_empty_answer() -> None:
+    def script(number: int, body: dict):
+        return ("json", 500, {"error": {"message": "overloaded"}}) if "broken" in str(body) else None
+
+    with FakeJudgeServer(script) as server:
+        engine = ApiEngine(FAST)
+        engine.load(api_model(f"openai:judge@{server.url}"), SamplingConfig())
+        ok, failed = engine.run([chat("ok", "hi"), chat("bad", "broken")], SamplingConfig())
+        engine.unload()
+    assert isinstance(ok, GenerationResult) and ok.text == "m"
+    assert isinstance(failed, FailedResult) and not failed.unavailable
+    assert "gave up after 3 attempt(s)" in failed.reason and "HTTP 500" in failed.reason
+    assert sum("broken" in str(b) for b in server.bodies) == 3, "the first attempt and max_retries=2 retries"
+
+
+def test_retry_after_is_honoured() -> None:
+    def script(number: int, body: dict):
+        return ("json", 429, {"error": {"message": "slow down"}}, {"Retry-After": "0.6"}) if number == 0 else None
+
+    with FakeJudgeServer(script) as server:
+        engine = ApiEngine(FAST)
+        engine.load(api_model(f"openai:judge@{server.url}"), SamplingConfig())
+        started = time.monotonic()
+        [result] = engine.run([chat("a", "hi")], SamplingConfig())
+        elapsed = time.monotonic() - started
+        engine.unload()
+    assert isinstance(result, GenerationResult)
+    assert elapsed >= 0.6, f"retried after {elapsed:.2f}s; the server asked for 0.6s (backoff alone would be ≤0.05s)"
+
+
+def test_concurrency_is_bounded() -> None:
+    held = InFlight(0.2)
+    with FakeJudgeServer(held) as server:
+        engine = ApiEngine(FAST.model_copy(update={"concurrency": 3}))
+        engine.load(api_model(f"openai:judge@{server.url}"), SamplingConfig())
+        results = engine.run([chat(str(n), "hi") for n in range(9)], SamplingConfig())
+        engine.unload()
+    assert all(isinstance(r, GenerationResult) for r in results)
+    assert held.peak == 3
+
+
+def test_unreachable_endpoint_or_rejected_key_fails_the_load_in_one_line() -> None:
+    engine = ApiEngine(FAST)
+    with pytest.raises(RayevalError, match="model endpoint .* is unreachable") as info:
+        engine.load(api_model(f"openai:m@{closed_port_url()}"), SamplingConfig())
+    assert "\n" not in str(info.value)
+    with FakeJudgeServer(key="right") as server:
+        os.environ["RAYEVAL_TEST_API_KEY"] = "wrong-key-value"
+        try:
+            model = api_model(f"openai:judge@{server.url}", "RAYEVAL_TEST_API_KEY")
+        finally:
+            del os.environ["RAYEVAL_TEST_API_KEY"]
+        with pytest.raises(RayevalError, match="rejected the API key .*RAYEVAL_TEST_API_KEY") as info:
+            engine.load(model, SamplingConfig())
+    assert "wrong-key-value" not in str(info.value)
+
+
+def test_endpoint_without_prompt_logprobs_makes_loglikelihoods_unavailable_with_the_reason(tmp_path: Path) -> None:
+    """The fake server answers completions without prompt log-probabilities (as OpenAI does today)."""
+    from rayeval.builtin_models import builtin_model_path
+
+    tokenizer_dir = str(builtin_model_path("smollm2"))
+    with FakeJudgeServer() as server:
+        engine = ApiEngine(FAST)
+        engine.load(api_model(f"openai:{tokenizer_dir}@{server.url}"), SamplingConfig())
+        requests = [LoglikelihoodRequest(key=f"q{n}", context="Q: Is the sky blue?\nA:", continuations=(" yes", " no")) for n in range(3)]
+        results = engine.run(requests, SamplingConfig())
+        engine.unload()
+    assert all(isinstance(r, FailedResult) and r.unavailable for r in results)
+    assert "no prompt log-probabilities" in results[0].reason
+    forms = [("prompt_logprobs" in b, b.get("echo", False)) for b in server.bodies]
+    assert forms == [(True, False), (False, True)], "both forms probed once, then never again"
+
+
+def test_api_model_input_form() -> None:
+    model = api_model("openai:org/some-model@https://example.com/v1")
+    assert (model.id, model.path, model.api.base_url, model.api.model) == (
+        "some-model",
+        "openai:org/some-model@https://example.com/v1",
+        "https://example.com/v1",
+        "org/some-model",
+    )
+    for bad in ("openai:name", "openai:@https://x/v1", "openai:name@example.com/v1"):
+        with pytest.raises(RayevalError, match="openai:NAME@URL"):
+            api_model(bad)
+
+
+# -- through the CLI, on Ray ---------------------------------------------------------------------
+
+
+class Faults:
+    """Fails about 30% of requests (seeded): 429 with Retry-After, 500, or a stall past the
+    timeout, each a third of the faults; `on` turns faults off for the rerun."""
+
+    def __init__(self, rate: float = 0.3) -> None:
+        self.rate = rate
+        self.on = True
+        self.failed = 0
+        self._random = random.Random(11)
+        self._lock = threading.Lock()
+
+    def __call__(self, number: int, body: dict):
+        with self._lock:
+            roll, kind = self._random.random(), self._random.randrange(3)
+            if not self.on or roll >= self.rate:
+                return None
+            self.failed += 1
+        if kind == 0:
+            return ("json", 429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.05"})
+        if kind == 1:
+            return ("json", 500, {"error": {"message": "internal error"}})
+        return ("sleep", 1.5)  # past the 1 s timeout
+
+
+def test_a_flaky_endpoint_leaves_only_answers_and_failure_records_and_a_rerun_completes(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    faults = Faults()
+    with FakeJudgeServer(faults) as server:
+        args = ["generate", f"openai:judge@{server.url}", "-b", "ifeval", "--limit", "40", "--results-dir", str(results)]
+        args += ["--api-max-retries", "1", "--api-backoff-base", "0.01", "--api-timeout", "1", "--api-concurrency", "8"]
+        first = rayeval(*args)
+        assert first.returncode == 1, first.stderr[-3000:]
+        assert "incomplete judge/ifeval" in first.stderr
+        journal = [row for path in sorted(results.glob("judge/.journal/ifeval/*.json")) for row in json.loads(path.read_text())]
+        assert len(journal) == 40, "every item is journaled: an answer or a failure record"
+        failed_keys = {row["key"] for row in journal if row["kind"] == "failed"}
+        assert failed_keys, "with 30% faults and one retry some requests must fail for good"
+        assert all(row["reason"] for row in journal if row["kind"] == "failed")
+        assert all(row["text"] for row in journal if row["kind"] == "generation"), "no empty answers"
+        assert not (results / "judge" / "ifeval" / "candidate_outputs.jsonl").exists(), "a pair with failures is not written"
+        manifest = json.loads((results / "judge" / "run.json").read_text())
+        assert manifest["benchmarks"]["ifeval"]["status"] == "incomplete"
+        assert manifest["model"]["api"] == {"base_url": server.url, "model": "judge", "api_key_env": "OPENAI_API_KEY"}
+
+        faults.on = False
+        sent_before = server.calls
+        second = rayeval(*args)
+        assert second.returncode == 0, second.stderr[-3000:]
+        resent = server.bodies[sent_before:]
+    assert len(resent) == len(failed_keys), "the rerun sends exactly the failed requests again"
+    rows = read_jsonl(results / "judge" / "ifeval" / "candidate_outputs.jsonl")
+    assert len(rows) == 40 and all(row["response"] for row in rows)
+    assert not list(results.glob("judge/.journal/ifeval/*.json"))
+
+
+# -- the real thing: SmolLM2 behind vLLM's OpenAI server next to the offline engine ---------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_vllm_openai_server_matches_the_offline_engine(tmp_path: Path) -> None:
+    """IFEval greedy responses equal on ≥95% of prompts; TruthfulQA MC log-likelihoods to 1e-3."""
+    from rayeval.builtin_models import builtin_model_path
+
+    model_dir = str(builtin_model_path("smollm2"))
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port)]
+        + ["--gpu-memory-utilization", "0.3", "--enforce-eager", "--seed", "0"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "vLLM's OpenAI server did not come up in 300 s"
+                time.sleep(2)
+        results = tmp_path / "results"
+        run = rayeval(
+            "generate",
+            "builtin:smollm2",
+            f"openai:{model_dir}@http://127.0.0.1:{port}/v1",
+            "-b",
+            "ifeval,truthfulqa",
+            "--limit",
+            "20",
+            "--max-tokens",
+            "64",
+            "--results-dir",
+            str(results),
+            timeout=1800,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    local, api = results / "SmolLM2-135M-Instruct", results / "SmolLM2-135M-Instruct-2"
+    local_rows = read_jsonl(local / "ifeval" / "candidate_outputs.jsonl")
+    api_rows = read_jsonl(api / "ifeval" / "candidate_outputs.jsonl")
+    same = sum(a["response"] == b["response"] for a, b in zip(local_rows, api_rows))
+    print(f"IFEval responses equal: {same}/{len(local_rows)}")
+    assert len(api_rows) == len(local_rows) == 20 and same >= 0.95 * len(local_rows)
+
+    local_mc = read_jsonl(local / "truthfulqa" / "mc_loglikelihoods.jsonl")
+    api_mc = read_jsonl(api / "truthfulqa" / "mc_loglikelihoods.jsonl")
+    differences = []
+    for a, b in zip(local_mc, api_mc):
+        assert "unavailable" not in b
+        for part in ("mc", "binary"):
+            if a[part] is None:
+                continue
+            left = a[part]["logprobs"].values() if part == "mc" else a[part]["logprobs"]
+            right = b[part]["logprobs"].values() if part == "mc" else b[part]["logprobs"]
+            differences += [abs(x - y) for x, y in zip(left, right, strict=True)]
+    print(f"log-likelihoods compared: {len(differences)}, largest difference {max(differences):.2e}")
+    assert differences and max(differences) <= 1e-3
+    manifest = json.loads((api / "run.json").read_text())
+    assert manifest["model"]["api"]["base_url"] == f"http://127.0.0.1:{port}/v1"
