@@ -66,6 +66,25 @@ class Score:
         return {"benchmark": benchmark, "metric": self.metric, "value": self.value}
 
 
+@dataclass(frozen=True)
+class MetricItems:
+    """Per-item scores of one summary metric, keyed by item id (the same ids for every model, so
+    two models pair item by item), and how they aggregate to the metric, as lighteval splits a
+    sample-level metric from its corpus-level aggregation:
+
+    `scale` × Σ values / Σ weights over the items (weights 1 when None: a mean; IFEval's
+    instruction level weighs each prompt by its instruction count, so resampling prompts keeps
+    their instructions together); with `groups` (a path of equal length per item, e.g. LiveBench's
+    (category, task)) that ratio is taken per leaf group, then averaged level by level up to one
+    number (LiveBench's overall is the mean of category means of task means).
+    """
+
+    values: dict[str, float]
+    weights: dict[str, float] | None = None
+    groups: dict[str, tuple[str, ...]] | None = None
+    scale: float = 1.0
+
+
 class Benchmark(ABC, Generic[OptionsT]):
     """Base class of benchmarks."""
 
@@ -118,6 +137,12 @@ class Benchmark(ABC, Generic[OptionsT]):
         """Download everything this benchmark needs from the hub into the cache
         (`rayeval data pull`). Loading the items does it for most benchmarks."""
         self.load_items(data, options)
+
+    def item_scores(self, out_dir: Path) -> dict[str, MetricItems]:
+        """Per-item scores of the summary metrics that aggregate items, read from the result
+        files `evaluate` wrote in `out_dir` (none by default: the report then shows values
+        without intervals or paired tests)."""
+        return {}
 
     def generation_done(self, out_dir: Path) -> bool:
         return all((out_dir / name).is_file() for name in self.generation_files())
