@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rayeval.errors import RayevalError
+from rayeval.files import read_yaml
 
 
 def _commands(group: Any, prefix: str = "") -> dict[str, tuple[set[str], tuple[str, ...]]]:
@@ -64,16 +65,7 @@ def _key(raw: Any, where: str) -> str:
 
 def load_default_map(path: Path, root: Any) -> dict[str, Any]:
     """Read `path` into a click default_map for `root`'s commands; a clear error on any bad key."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RayevalError(f"cannot read config file {path}: {exc.strerror}; check the --config path") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RayevalError(f"config file {path} is not valid YAML{at}; fix its syntax") from None
+    document = read_yaml(path, "config file", "check the --config path")
     if document is None:
         return {}
     if not isinstance(document, dict):

@@ -1,4 +1,4 @@
-"""File I/O helpers every layer uses: atomic writes and a strict JSONL reader.
+"""File I/O helpers every layer uses: atomic writes, a strict JSONL reader and a YAML reader.
 
 Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
 crash never leaves a half-written file under a final name. Which paths exist is the result
@@ -59,3 +59,18 @@ def read_jsonl(path: Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise RayevalError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from exc
     return rows
+
+
+def read_yaml(path: Path, what: str, path_hint: str) -> Any:
+    """The YAML document in `path`; an unreadable file or bad YAML is one line naming `what` the
+    file is (e.g. "run file") and, for a bad path, `path_hint` (what to check)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RayevalError(f"cannot read {what} {path}: {exc.strerror}; {path_hint}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RayevalError(f"{what} {path} is not valid YAML{at}; fix its syntax") from None

@@ -58,6 +58,7 @@ from pydantic import (
 
 from rayeval.config import EngineConfig, SamplingConfig
 from rayeval.errors import RayevalError
+from rayeval.files import read_yaml
 from rayeval.models import API_PREFIX, Discovery, ModelSpec, api_model, resolve_models_with_skips
 from rayeval.options import OptionsModel, field_phases
 from rayeval.options import Phase as OptionPhase
@@ -305,19 +306,6 @@ class RunFileContents:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RayevalError(f"cannot read run file {path}: {exc.strerror}; check the path") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RayevalError(f"run file {path} is not valid YAML{at}; fix its syntax") from None
-
-
 def _literal_key_warnings(document: dict[str, Any]) -> list[str]:
     """A warning per key written in the file itself (not `${VAR}`); never the key."""
     places: list[tuple[tuple[Any, ...], Any]] = [(("judge", "api_key"), document.get("judge"))]
@@ -388,7 +376,7 @@ def _entry_sampling(entry: Any) -> dict[str, Any]:
 
 def load_run_file(path: Path, environ: Mapping[str, str] | None = None) -> RunFileContents:
     """Read, substitute and validate a run file; any problem is one `RayevalError` line."""
-    document = _read_yaml(path)
+    document = read_yaml(path, "run file", "check the path")
     if not isinstance(document, dict):
         raise RayevalError(f"run file {path} must be a mapping with a models: list (see configs/run-api-models.yaml)")
     warnings = [f"{path}: {warning}" for warning in _literal_key_warnings(document)]
