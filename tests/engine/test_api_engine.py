@@ -229,14 +229,14 @@ def test_vllm_openai_server_matches_the_offline_engine(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900  # ~40 s on an idle machine; 4 min measured with other test runs on the 2 cores
         while True:
             assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
                 break
             except OSError:
-                assert time.monotonic() < deadline, "vLLM's OpenAI server did not come up in 300 s"
+                assert time.monotonic() < deadline, "vLLM's OpenAI server did not come up in 900 s"
                 time.sleep(2)
         results = tmp_path / "results"
         run = rayeval(
