@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +47,21 @@ def _score(
 ) -> tuple[list[Score], list[str], dict[str, str]]:
     """Body of the Ray task (also callable in-process)."""
     from rayeval import benchmarks
+    from rayeval.report.summary import with_uncertainty
 
     data = DataSource(data_dir)
     ctx = EvalContext(model_id=model_id, out_dir=out_dir, data=data, options=options, judge=judge, judge_service=judge_service, limit=limit)
-    scores = benchmarks.get(bench_name).evaluate(ctx)
+    bench = benchmarks.get(bench_name)
+    scores = with_uncertainty(bench, out_dir, bench.evaluate(ctx))
     return scores, ctx.warnings, dict(data.used)
+
+
+def record_scores(store: ResultStore, model_id: str, benchmark: str, scores: list[Score]) -> None:
+    """Write a pair's summary rows, each with the model's place in its training run (`run`,
+    `step`, `step_unit` from `run.json`), so summaries alone can be plotted over steps."""
+    model = store.read_manifest(model_id).get("model") or {}
+    place = {key: model.get(key) for key in ("run", "step", "step_unit")}
+    store.write_scores(model_id, benchmark, [{**score.as_row(benchmark), **place} for score in scores])
 
 
 def model_ids_to_score(model_inputs: list[str], store: ResultStore) -> list[str]:
@@ -111,10 +121,17 @@ class EvaluationRunner:
     """
 
     def __init__(
-        self, store: ResultStore, settings: Settings, judge_service: str | None = None, hold_in_cluster_judging: bool = False
+        self,
+        store: ResultStore,
+        settings: Settings,
+        judge_service: str | None = None,
+        hold_in_cluster_judging: bool = False,
+        on_recorded: Callable[[], None] | None = None,
     ) -> None:
         """`hold_in_cluster_judging`: pairs whose scoring needs an in-cluster judge wait until
-        `release_held` (a sweep's engines hold the resources that judge would start on)."""
+        `release_held` (a sweep's engines hold the resources that judge would start on).
+        `on_recorded`: called after each pair's summary rows are written (a sweep refreshes its
+        report there)."""
         self.store = store
         self.settings = settings
         self.judge_service = judge_service
@@ -130,6 +147,7 @@ class EvaluationRunner:
         self._task: Any = None
         self.hold_in_cluster_judging = hold_in_cluster_judging
         self.held: list[tuple[str, Benchmark[Any]]] = []
+        self.on_recorded = on_recorded
 
     def submit(self, model_id: str, bench: Benchmark[Any]) -> None:
         """Start scoring one pair (or hold it, see `hold_in_cluster_judging`)."""
@@ -190,9 +208,11 @@ class EvaluationRunner:
         except Exception as exc:  # noqa: BLE001 - any failure of one pair is that pair's error, the rest go on
             outcome.error = _one_line(exc)
         else:
-            self.store.write_scores(model_id, bench.name, [s.as_row(bench.name) for s in outcome.scores])
+            record_scores(self.store, model_id, bench.name, outcome.scores)
             self.store.update_manifest(model_id, {"evaluation": {bench.name: {"data_files": used}}})
         self.outcomes.append(outcome)
+        if outcome.error is None and self.on_recorded is not None:
+            self.on_recorded()
 
     def drain(self) -> list[EvalOutcome]:
         """Wait for every submitted pair; all outcomes so far, in the order they ended."""

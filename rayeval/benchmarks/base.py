@@ -57,13 +57,22 @@ class EvalContext(Generic[OptionsT]):
 
 @dataclass(frozen=True)
 class Score:
-    """One summary row: `{"benchmark", "metric", "value"}` in the summaries file."""
+    """One summary row: `{"benchmark", "metric", "value"}` in the summaries file, plus, for a
+    metric that aggregates items, its item count, standard error and 95% interval
+    (`rayeval.report.summary.with_uncertainty` fills them in)."""
 
     metric: str
     value: float | None
+    n: int | None = None
+    stderr: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
 
     def as_row(self, benchmark: str) -> dict[str, Any]:
-        return {"benchmark": benchmark, "metric": self.metric, "value": self.value}
+        row: dict[str, Any] = {"benchmark": benchmark, "metric": self.metric, "value": self.value}
+        if self.stderr is not None:
+            row.update(n=self.n, stderr=self.stderr, ci_low=self.ci_low, ci_high=self.ci_high)
+        return row
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,9 @@ class Benchmark(ABC, Generic[OptionsT]):
     headline_metrics: ClassVar[tuple[str, ...]] = ()
     """The summary metrics that tables across models show, in this order (all rows stay in the
     summaries file)."""
+    own_stderr: ClassVar[dict[str, str]] = {}
+    """Metrics whose standard error the scorer reports itself, as another summary metric
+    (AlpacaEval: `win_rate` → `standard_error`): that one is kept instead of rayeval's."""
 
     def default_options(self) -> OptionsT:
         """The options with every default, for library use and tests."""

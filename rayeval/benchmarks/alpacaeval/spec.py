@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rayeval.benchmarks.alpacaeval.files import ANNOTATIONS, GAMED, GAMED_HUB, MODEL_OUTPUTS, load_eval_set
 from rayeval.benchmarks.alpacaeval.options import AlpacaEvalOptions
-from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, MetricItems, Score
 from rayeval.data import DataSource
 from rayeval.files import atomic_write_json
 from rayeval.judge.config import JudgeConfig
@@ -41,6 +41,7 @@ class AlpacaEval(Benchmark[AlpacaEvalOptions]):
     options_model = AlpacaEvalOptions
     default_max_tokens = 2048
     headline_metrics = ("length_controlled_winrate", "win_rate")
+    own_stderr = {"win_rate": "standard_error", "length_controlled_winrate": "lc_standard_error"}
 
     def load_items(self, data: DataSource, options: AlpacaEvalOptions) -> list[Item]:
         return [Item(key=str(index), data=row) for index, row in enumerate(load_eval_set(data))]
@@ -85,6 +86,11 @@ class AlpacaEval(Benchmark[AlpacaEvalOptions]):
         """The eval set and the length-control data (`df_gamed.csv`)."""
         self.load_items(data, options)
         data.find(GAMED, GAMED_HUB)
+
+    def item_scores(self, out_dir: Path) -> dict[str, MetricItems]:
+        from rayeval.benchmarks.alpacaeval.items import alpacaeval_item_scores
+
+        return alpacaeval_item_scores(out_dir)
 
 
 BENCHMARK = AlpacaEval()

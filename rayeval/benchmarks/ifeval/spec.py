@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, MetricItems, Score
 from rayeval.benchmarks.ifeval.files import CANDIDATES, load_ifeval_inputs
 from rayeval.data import DataSource
 from rayeval.files import atomic_write_jsonl
@@ -46,6 +46,11 @@ class IFEval(Benchmark[NoOptions]):
         from rayeval.benchmarks.ifeval.scoring import evaluate_ifeval
 
         return evaluate_ifeval(ctx)
+
+    def item_scores(self, out_dir: Path) -> dict[str, MetricItems]:
+        from rayeval.benchmarks.ifeval.items import ifeval_item_scores
+
+        return ifeval_item_scores(out_dir)
 
 
 BENCHMARK = IFEval()

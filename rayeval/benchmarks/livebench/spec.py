@@ -27,7 +27,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, MetricItems, Score
 from rayeval.benchmarks.livebench.files import ANSWERS
 from rayeval.benchmarks.livebench.options import LiveBenchOptions
 from rayeval.benchmarks.livebench.questions import load_questions
@@ -83,6 +83,11 @@ class LiveBench(Benchmark[LiveBenchOptions]):
         from rayeval.benchmarks.livebench.scoring import evaluate_livebench
 
         return evaluate_livebench(ctx)
+
+    def item_scores(self, out_dir: Path) -> dict[str, MetricItems]:
+        from rayeval.benchmarks.livebench.items import livebench_item_scores
+
+        return livebench_item_scores(out_dir)
 
 
 def answer_row(question: dict, model_id: str, result: GenerationResult) -> dict:

@@ -39,7 +39,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rayeval.benchmarks.base import Benchmark, EvalContext, Item, Score
+from rayeval.benchmarks.base import Benchmark, EvalContext, Item, MetricItems, Score
 from rayeval.benchmarks.truthfulqa import prompts
 from rayeval.benchmarks.truthfulqa.files import GENERATED, LOGLIKELIHOODS
 from rayeval.benchmarks.truthfulqa.options import TruthfulQAOptions
@@ -224,6 +224,11 @@ class TruthfulQA(Benchmark[TruthfulQAOptions]):
         from rayeval.benchmarks.truthfulqa.scoring import evaluate_truthfulqa
 
         return evaluate_truthfulqa(ctx)
+
+    def item_scores(self, out_dir: Path) -> dict[str, MetricItems]:
+        from rayeval.benchmarks.truthfulqa.items import truthfulqa_item_scores
+
+        return truthfulqa_item_scores(out_dir)
 
 
 BENCHMARK = TruthfulQA()
