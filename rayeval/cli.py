@@ -103,17 +103,19 @@ def _generate(request: GenerateRequest, skipped_folders: list[tuple[Path, str]],
     started = _start(request, skipped_folders, plan_generation)
     if started is None:
         return False
-    store, data, layout, plan = started
+    store, data, layout, plan, failed = started
     for model_id, bench in plan.skipped:
         err.print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
     if not plan.work:
         err.print("nothing to generate")
-        return False
+        _print_failed_models(failed)
+        return bool(failed)
     err.print(
         f"generating {sum(w.num_requests for w in plan.work)} prompts for {len({w.model.id for w in plan.work})} model(s) on {layout.describe()}"
     )
     with ConsoleProgress(err) as progress:
         report = run_generation(request, plan, data, store, layout, progress, engine_factory=engine_factory)
+    report.failed_models.update(failed)
     _print_generation_report(report, store)
     return bool(report.failed_models or report.incomplete)
 
@@ -148,7 +150,7 @@ def _sweep(
     started = _start(request, skipped_folders, plan_sweep, in_cluster_judge_groups(request))
     if started is None:
         return False
-    store, data, layout, plan = started
+    store, data, layout, plan, failed = started
     err.print(
         f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
         f"{sum(w.num_requests for w in plan.work)} prompts to generate on {layout.describe()}, {len(plan.skipped)} pair(s) already generated"
@@ -158,6 +160,7 @@ def _sweep(
         err.print(f"then watching {', '.join(watching.watcher.model_inputs)} for new checkpoints until {until}", highlight=False)
     with ConsoleProgress(err) as progress:
         report = run_sweep(request, plan, data, store, layout, progress, engine_factory=engine_factory, watching=watching)
+    report.generation.failed_models.update(failed)
     _print_generation_report(report.generation, store)
     _print_warnings(report.outcomes)
     _print_sweep_table(report.models, plan.benchmarks, store)
@@ -201,12 +204,14 @@ def _benchmarks(settings: Settings) -> list[Benchmark[Any]]:
 
 def _start(
     request: GenerateRequest, skipped_folders: list[tuple[Path, str]], planner: Planner, judge_groups: list[int] | None = None
-) -> tuple[Any, Any, Any, Plan] | None:
-    """Layout and plan (`planner(request, data, store, layout)`); on `--dry-run` print them with
-    the skipped folders and return None, else connect to Ray first. `judge_groups`: GPUs to leave
-    for in-cluster judges (see `choose_layout`)."""
+) -> tuple[Any, Any, Any, Plan, dict[str, str]] | None:
+    """Checks, layout and plan (`planner(request, data, store, layout)`), and the models that
+    failed the engine-free checks (`rayeval.preflight`; dropped from `request`). On `--dry-run`
+    print them with the skipped folders and return None (exit 1 when a model failed), else
+    connect to Ray first. `judge_groups`: GPUs to leave for in-cluster judges (see `choose_layout`)."""
     from rayeval.data import DataSource
     from rayeval.engine.placement import choose_layout, cluster_autoscales
+    from rayeval.preflight import cluster_node_cpus, model_problems
     from rayeval.ray_session import connect, local_gpu_count
     from rayeval.store import ResultStore
 
@@ -214,19 +219,44 @@ def _start(
     store = ResultStore(run.results_dir)
     data = DataSource(run.data_dir)
     address, num_engines = run.address, run.num_engines
+    local = not (address or os.environ.get("RAY_ADDRESS"))
+    store.check_writable(keep=not run.dry_run)
+    found = request.models
+    failed = model_problems(found, request.engine)
+    request.models = [model for model in found if model.id not in failed]
     if run.dry_run:
-        node_gpus = [float(local_gpu_count())] if not (address or os.environ.get("RAY_ADDRESS")) else _cluster_node_gpus(address)
+        node_gpus = [float(local_gpu_count())] if local else _cluster_node_gpus(address)
         layout = choose_layout(request.engine, num_engines, node_gpus, autoscaling=cluster_autoscales(), judge_groups=judge_groups or [])
+        _check_cpu_fit(request, layout, [float(len(os.sched_getaffinity(0)))] if local else cluster_node_cpus())
         _print_plan(planner(request, data, store, layout), layout, store, skipped_folders)
+        _print_failed_models(failed)
+        if failed:
+            raise typer.Exit(1)
         return None
-    store.check_writable()
+    for model in found:
+        if model.id in failed:  # recorded as the scheduler records a model that fails to load
+            store.update_manifest(model.id, {"model": model.manifest(), "error": failed[model.id]})
     connect(address)
     layout = choose_layout(
         request.engine, num_engines, _cluster_node_gpus(address), autoscaling=cluster_autoscales(), judge_groups=judge_groups or []
     )
+    _check_cpu_fit(request, layout, cluster_node_cpus())
     for folder, reason in skipped_folders:
         err.print(f"skip folder {folder}: {reason}", highlight=False)
-    return store, data, layout, planner(request, data, store, layout)
+    return store, data, layout, planner(request, data, store, layout), failed
+
+
+def _check_cpu_fit(request: GenerateRequest, layout: Any, node_cpus: list[float]) -> None:
+    """Engines on CPUs need `tp_size` cores of one node (models behind an API need none)."""
+    from rayeval.preflight import check_cpu_fit
+
+    if not layout.use_gpu and not layout.autoscaling and any(model.api is None for model in request.models):
+        check_cpu_fit(layout.tp_size, node_cpus)
+
+
+def _print_failed_models(failed: dict[str, str]) -> None:
+    for model_id, reason in failed.items():
+        err.print(f"[red]failed[/red] {model_id}: {escape(render_refs(reason))}", highlight=False, soft_wrap=True)
 
 
 def _cluster_node_gpus(address: str | None) -> list[float]:

@@ -14,7 +14,7 @@ with a pointer to `rayeval run`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from rayeval.errors import RayevalError
 from rayeval.files import read_yaml
@@ -63,6 +63,26 @@ def _key(raw: Any, where: str) -> str:
     return name
 
 
+def _checked(where: str, raw: str, name: str, value: Any) -> Any:
+    """`value` if the option `name` takes it; otherwise a one-line error that names the file and
+    the key (click's own message would name only the flag, as if it had been typed). Only the
+    field's own type and bounds are checked here; rules across options are checked with the
+    command's other values."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from rayeval.cli_options import all_options
+
+    for option in all_options():
+        if option.param == name:
+            try:
+                field_type: Any = Annotated[option.info.annotation, option.info]  # the field alone, with its bounds
+                TypeAdapter(field_type).validate_python(value)
+            except ValidationError as exc:
+                problem = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise RayevalError(f"{where}: `{raw}: {value}`: {problem}; fix the value in the file") from None
+    return value
+
+
 def load_default_map(path: Path, root: Any) -> dict[str, Any]:
     """Read `path` into a click default_map for `root`'s commands; a clear error on any bad key."""
     document = read_yaml(path, "config file", "check the --config path")
@@ -85,12 +105,12 @@ def load_default_map(path: Path, root: Any) -> dict[str, Any]:
                 name = _key(sub_raw, f"{path} [{raw}]")
                 if name not in known:
                     raise RayevalError(f"{path}: `{sub_raw}` is not an option of `rayeval {raw}`; see `rayeval {raw} --help`")
-                sections.setdefault(raw, {})[name] = _value(sub_value)
+                sections.setdefault(raw, {})[name] = _checked(f"{path} [{raw}]", sub_raw, name, _value(sub_value))
             continue
         name = _key(raw, str(path))
         if not any(name in options for options, _ in commands.values()):
             raise RayevalError(f"{path}: `{raw}` is neither an option nor a command section ({', '.join(sorted(commands))})")
-        shared[name] = _value(value)
+        shared[name] = _checked(str(path), raw, name, _value(value))
 
     default_map: dict[str, Any] = {}
     for full, (known, names) in commands.items():

@@ -144,8 +144,13 @@ def parse_checkpoint_name(name: str) -> tuple[int, StepUnit] | None:
     return int(match.group("number")), unit
 
 
+def is_weight_name(name: str) -> bool:
+    """Whether a file of this name holds model weights (trainer state files do not)."""
+    return name.endswith(_WEIGHT_SUFFIXES) and not _TRAINER_STATE_RE.match(name)
+
+
 def _is_weight_file(path: Path) -> bool:
-    return path.name.endswith(_WEIGHT_SUFFIXES) and not _TRAINER_STATE_RE.match(path.name) and path.is_file()
+    return is_weight_name(path.name) and path.is_file()
 
 
 def _holds_model(folder: Path) -> bool:

@@ -7,7 +7,8 @@ Layout (documented in README.md)::
         run.json                       manifest: model, settings, versions, data hashes, times
         <benchmark dir>/...            each benchmark's own files (ifeval/, truthfulqa/, ...)
         .journal/<benchmark>/<shard>.json   finished shards of an unfinished generation
-      summaries/<model_id>_scores.jsonl     {"benchmark", "metric", "value"} rows
+      summaries/<model_id>_scores.jsonl     {"benchmark", "metric", "value", "n", "stderr", "ci_low", "ci_high", "run", "step"} rows
+      report/                        `rayeval report`: report.md, report.csv, comparisons.csv, report.html, plots/*.png
 
 Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
 crash never leaves a half-written file under a final name. The journal records finished shards
@@ -17,6 +18,7 @@ files exist (they are then the record).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,12 +40,15 @@ class ResultStore:
     JOURNAL = ".journal"
     MANIFEST = "run.json"
     JUDGE_CACHE = ".judge_cache"
+    REPORT = "report"
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().resolve()
 
-    def check_writable(self) -> None:
-        """Fail early, in one line, when results cannot be written."""
+    def check_writable(self, keep: bool = True) -> None:
+        """Fail early, in one line, when results cannot be written. With `keep` False (a dry
+        run, which starts nothing) the folders made for the probe are removed again."""
+        made = [folder for folder in (self.root, *self.root.parents) if not folder.exists()]
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-probe-{os.getpid()}"
@@ -53,6 +58,10 @@ class ResultStore:
             raise RayevalError(
                 f"results folder {self.root} is not writable ({exc.strerror}); pass {option_ref('run.results_dir')}"
             ) from exc
+        finally:
+            for folder in made if not keep else []:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     def model_dir(self, model_id: str) -> Path:
         return self.root / model_id
@@ -68,7 +77,17 @@ class ResultStore:
         """Ids of models that have a results folder (anything with a manifest or benchmark dir)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name not in {"summaries"} and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and p.name not in {"summaries", self.REPORT} and not p.name.startswith(".")
+        )
+
+    def report_dir(self) -> Path:
+        """`rayeval report`'s files: report.md, report.csv, comparisons.csv, report.html, plots/."""
+        return self.root / self.REPORT
+
+    def report_plot(self, benchmark: str, metric: str) -> Path:
+        """The PNG of one headline metric over steps (`/` in metric names becomes `_`)."""
+        return self.report_dir() / "plots" / f"{benchmark}__{metric.replace('/', '_')}.png"
 
     # -- shard journal -------------------------------------------------------------------------
 

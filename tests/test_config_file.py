@@ -90,10 +90,11 @@ def test_missing_config_file_names_the_path(tmp_path: Path) -> None:
         load_default_map(tmp_path / "nope.yaml", typer.main.get_command(app))
 
 
-def test_a_wrongly_typed_value_is_rejected_by_the_option(tmp_path: Path) -> None:
+def test_a_wrongly_typed_value_is_rejected_naming_the_file_and_key(tmp_path: Path) -> None:
     result = rayeval("--config", str(write(tmp_path, "generate:\n  limit: many\n")), "generate", "org/model", "--dry-run")
     assert result.returncode == 2
-    assert "Invalid value for '--limit'" in result.stderr
+    assert "[generate]: `limit: many`: Input should be a valid integer" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 @pytest.mark.parametrize("path", sorted((PROJECT / "configs").glob("*.yaml")), ids=lambda p: p.name)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from checkpoints import safetensors_bytes
 
 from rayeval.errors import RayevalError
 from rayeval.models import resolve_models, sanitize_id
@@ -16,7 +17,7 @@ def make_model(folder: Path, weights: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text("{}")
     if weights:
-        (folder / "model.safetensors").write_bytes(b"")
+        (folder / "model.safetensors").write_bytes(safetensors_bytes())
     return folder
 
 

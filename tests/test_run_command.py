@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from checkpoints import write_model
 from paths import PROJECT, SHARED
 
 from rayeval.benchmarks import parse_list
@@ -47,8 +48,7 @@ def standin():
 def run_file(tmp_path: Path, results: Path) -> Path:
     checkpoints = tmp_path / "ckpts"
     for step in (100, 200):
-        (checkpoints / f"checkpoint-{step}").mkdir(parents=True)
-        (checkpoints / f"checkpoint-{step}" / "config.json").write_text("{}")
+        write_model(checkpoints / f"checkpoint-{step}")
     path = tmp_path / "run.yaml"
     path.write_text(
         textwrap.dedent(

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from checkpoints import write_model
 from paths import PROJECT
 
 from rayeval.errors import RayevalError
@@ -43,8 +44,7 @@ def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
 def model_folder(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
-    return folder
+    return write_model(folder)
 
 
 def test_the_replaced_tools_file_is_read_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

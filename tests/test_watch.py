@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from checkpoints import safetensors_bytes
 
 from rayeval import benchmarks
 from rayeval.config import RunOptions, SamplingConfig, SweepOptions
@@ -49,7 +50,7 @@ def write_checkpoint(folder: Path, *, config: bool = True, weights: bool = True,
     if config:
         (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
     if weights:
-        (folder / "model.safetensors").write_bytes(b"\0" * 64)
+        (folder / "model.safetensors").write_bytes(safetensors_bytes())
     if mtime is not None:
         for path in [*folder.iterdir(), folder]:
             os.utime(path, (mtime, mtime))
