@@ -443,6 +443,40 @@ def run_phase(
 # -- data --------------------------------------------------------------------------------------
 
 
+@app.command()
+@with_options("report")
+def report(
+    settings: Settings,
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[MODEL_OR_RUN]...", help="Model ids or training-run names under --results-dir [default: every scored model]."
+        ),
+    ] = None,  # noqa: UP045
+) -> None:
+    """Models × headline metrics with 95% intervals, paired tests between checkpoints, and the
+    report files (report.md, report.csv, comparisons.csv, report.html, plots) in <results-dir>/report."""
+    from rayeval.errors import RayevalError
+    from rayeval.report.build import write_report
+    from rayeval.report.console import print_comparison, print_headline
+    from rayeval.report.trackers import log_to_trackers
+    from rayeval.store import ResultStore
+
+    store = ResultStore(settings.run.results_dir)
+    if settings.report.compare:
+        if len(models or []) != 2:
+            raise RayevalError(f"{flag('report.compare')} takes exactly two models: rayeval report {flag('report.compare')} A B")
+        from rayeval.report.collect import load_report
+
+        print_comparison(out, load_report(store, models or [], None), *(models or []))
+        return
+    data = write_report(store, models or [], settings.report)
+    print_headline(out, data)
+    err.print(f"report: {store.report_file('report.html')} (and report.md, report.csv, comparisons.csv, plots/)", highlight=False)
+    for name in log_to_trackers(data, settings.report, store.report_dir()):
+        err.print(f"report: logged to {name}")
+
+
 @data_app.command("pull")
 @with_options("data")
 def data_pull(settings: Settings) -> None:

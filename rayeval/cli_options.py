@@ -5,7 +5,7 @@ This module turns those fields into typer options for the commands that use them
 values back into `Settings`, option paths in error messages into flags, and the README's option
 tables into text. Flag names exist here and nowhere else:
 
-- a field of `run`, `engine`, `sampling` or `sweep` is `--<field>`; of any other section (the judge, each
+- a field of `run`, `engine`, `sampling`, `sweep` or `report` is `--<field>`; of any other section (the judge, each
   benchmark) `--<section>-<field>`; underscores become dashes; booleans get `--x/--no-x`;
 - `FLAG_OVERRIDES` keeps the short and historic names users know (`-t/--tp-size`, `-g/--gpu-mem`).
 
@@ -34,7 +34,7 @@ from rayeval.errors import RayevalError
 from rayeval.options import Phase, field_phases
 from rayeval.settings import Settings, option_sections
 
-UNPREFIXED_SECTIONS = frozenset({"run", "engine", "sampling", "sweep"})
+UNPREFIXED_SECTIONS = frozenset({"run", "engine", "sampling", "sweep", "report"})
 FLAG_OVERRIDES: dict[str, tuple[str, ...]] = {
     "engine.tp_size": ("-t", "--tp-size"),
     "engine.gpu_memory_utilization": ("-g", "--gpu-mem"),
@@ -50,7 +50,7 @@ REFUSED_FLAGS: dict[tuple[str, ...], str] = {
 """Options of the shell scripts rayeval replaces that mean nothing here: accepted by the commands
 that generate (hidden), and refused in one line that says why and what to use instead."""
 ENVVARS: dict[str, str] = {"run.results_dir": "RAYEVAL_RESULTS_DIR"}
-PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "api": "API models", "judge": "Judge", "sweep": "Watch"}
+PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "api": "API models", "judge": "Judge", "sweep": "Watch", "report": "Report"}
 _REF = re.compile(r"⟨([A-Za-z0-9_]+\.[A-Za-z0-9_]+)⟩")
 
 

@@ -33,7 +33,7 @@ class RunOptions(OptionsModel):
     benchmarks: Annotated[list[str] | None, BeforeValidator(comma_list)] = option(
         None, description="Comma-separated benchmarks [default: every registered benchmark].", phases=ALL_PHASES
     )
-    results_dir: Path = option(Path("results"), description="Where results are written.", phases=GENERATE_EVALUATE)
+    results_dir: Path = option(Path("results"), description="Where results are written.", phases=(*GENERATE_EVALUATE, "report"))
     data_dir: Path | None = option(
         None,
         description="Benchmark data in the layout of the README [default: packaged data, else the Hugging Face hub (cached)].",

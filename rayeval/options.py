@@ -11,6 +11,7 @@ the options it uses:
 - `evaluate`: changes how outputs are scored;
 - `data`: changes which data files are needed (`rayeval data pull`);
 - `sweep`: only `rayeval sweep` has it (following a run folder that training still writes).
+- `report`: `rayeval report` has it (how models are compared, where reports are logged).
 
 Option *paths* (`"truthfulqa.version"`, `"judge.api_base"`) name an option everywhere below the
 command line; `option_ref` puts one in an error message and the CLI shows it as its flag.
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-Phase = Literal["generate", "evaluate", "data", "sweep"]
+Phase = Literal["generate", "evaluate", "data", "sweep", "report"]
 ALL_PHASES: tuple[Phase, ...] = ("generate", "evaluate", "data")
 """The phases of options that decide what is generated, scored or downloaded. Not `sweep`: its
 options only decide when a checkpoint is taken (the sweep command has every option of `generate`
@@ -32,6 +33,8 @@ GENERATE: tuple[Phase, ...] = ("generate",)
 EVALUATE: tuple[Phase, ...] = ("evaluate",)
 GENERATE_EVALUATE: tuple[Phase, ...] = ("generate", "evaluate")
 SWEEP: tuple[Phase, ...] = ("sweep",)
+REPORT: tuple[Phase, ...] = ("report",)
+REPORT_SWEEP: tuple[Phase, ...] = ("report", "sweep")
 
 
 class OptionsModel(BaseModel):

@@ -1,6 +1,6 @@
 """All typed options of one command, in sections: the run's own and each benchmark's.
 
-Sections are `run`, `engine`, `sampling`, `api` (models behind an API), `judge`, `sweep` and one per registered benchmark (named after
+Sections are `run`, `engine`, `sampling`, `api` (models behind an API), `judge`, `sweep`, `report` and one per registered benchmark (named after
 it). The command line is generated from `option_sections()` (`rayeval.cli_options`), and whatever
 builds a run (the CLI, a config file, a test) hands `Settings.build` plain values per section and
 gets validated, immutable models back.
@@ -19,6 +19,7 @@ from rayeval.engine.api_config import ApiConfig
 from rayeval.errors import RayevalError
 from rayeval.judge.config import JudgeConfig
 from rayeval.options import OptionsModel, option_ref
+from rayeval.report.options import ReportOptions
 
 M = TypeVar("M", bound=OptionsModel)
 
@@ -29,6 +30,7 @@ CORE_SECTIONS: dict[str, type[OptionsModel]] = {
     "api": ApiConfig,
     "judge": JudgeConfig,
     "sweep": SweepOptions,
+    "report": ReportOptions,
 }
 
 
@@ -72,6 +74,7 @@ class Settings:
     api: ApiConfig = field(default_factory=ApiConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     sweep: SweepOptions = field(default_factory=SweepOptions)
+    report: ReportOptions = field(default_factory=ReportOptions)
     benchmarks: dict[str, OptionsModel] = field(default_factory=dict)
     """Options of each registered benchmark, by benchmark name."""
 
@@ -85,6 +88,7 @@ class Settings:
             api=validate_section("api", ApiConfig, values.get("api", {})),
             judge=validate_section("judge", JudgeConfig, values.get("judge", {})),
             sweep=validate_section("sweep", SweepOptions, values.get("sweep", {})),
+            report=validate_section("report", ReportOptions, values.get("report", {})),
             benchmarks={name: validate_section(name, model, values.get(name, {})) for name, model in benchmark_sections().items()},
         )
 

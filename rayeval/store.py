@@ -85,6 +85,9 @@ class ResultStore:
         """`rayeval report`'s files: report.md, report.csv, comparisons.csv, report.html, plots/."""
         return self.root / self.REPORT
 
+    def report_file(self, name: str) -> Path:
+        return self.report_dir() / name
+
     def report_plot(self, benchmark: str, metric: str) -> Path:
         """The PNG of one headline metric over steps (`/` in metric names becomes `_`)."""
         return self.report_dir() / "plots" / f"{benchmark}__{metric.replace('/', '_')}.png"

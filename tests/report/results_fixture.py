@@ -55,7 +55,8 @@ def model_entry(model_id: str) -> dict:
             id=model_id, path=f"/ckpts/{RUN}/checkpoint-{CHECKPOINTS[model_id]}", run=RUN, step=CHECKPOINTS[model_id], step_unit="step"
         ).manifest()
     if model_id == API:
-        return {"id": API, "path": "openai:gpt-4@https://api.example/v1", "run": None, "step": None, "step_unit": None}
+        endpoint = {"base_url": "https://api.example/v1", "model": "gpt-4", "api_key_env": "OPENAI_API_KEY"}
+        return {"id": API, "path": "openai:gpt-4@https://api.example/v1", "run": None, "step": None, "step_unit": None, "api": endpoint}
     return ModelSpec(id=model_id, path=f"/ckpts/{model_id}").manifest()
 
 
