@@ -35,6 +35,7 @@ as failed (a rerun resumes them).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,10 +131,13 @@ def run_sweep(
 ) -> SweepReport:
     """Run `plan` with scoring pipelined behind it, then (with `watching`) each checkpoint that
     becomes ready; return when everything is scored or failed, or after Ctrl-C."""
+    from rayeval.report.build import refresh_report
+
     report = SweepReport()
     started = watching.clock() if watching is not None else 0.0
     with job_judge_service() as service:
-        runner = EvaluationRunner(store, request.settings, judge_service=service, hold_in_cluster_judging=not layout.judge_room)
+        refresh = functools.partial(refresh_report, store, request.settings.report)  # the report follows the scores as they land
+        runner = EvaluationRunner(store, request.settings, service, not layout.judge_room, on_recorded=refresh)
         rounds = _Rounds(request, data, store, layout, progress, engine_factory, runner, report)
         try:
             rounds.run(plan)
@@ -145,6 +149,8 @@ def run_sweep(
             progress.note("interrupted: finishing the scoring already started (Ctrl-C again to stop at once)")
         report.outcomes = runner.drain()
     report.scoring_started_at = dict(runner.started_at)
+    if any(outcome.error is None for outcome in report.outcomes):
+        refresh_report(store, request.settings.report, final=True)
     return report
 
 

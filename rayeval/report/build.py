@@ -29,7 +29,13 @@ def write_report(store: ResultStore, wanted: Iterable[str] = (), options: Report
     return data
 
 
-def refresh_report(store: ResultStore, options: ReportOptions | None = None) -> None:
-    """Rebuild the report of every scored model (a sweep calls this as each pair's scores land,
-    so the page can be watched by reloading it). Trackers are left to the end of the sweep."""
-    write_report(store, (), options.model_copy(update={"wandb_project": None, "mlflow_uri": None}) if options else None)
+def refresh_report(store: ResultStore, options: ReportOptions | None = None, final: bool = False) -> None:
+    """Rebuild the report of every scored model. A sweep calls this as each pair's scores land
+    (so the page can be watched by reloading it), and once more at its end with `final`, which
+    also logs to the trackers the options name (once per sweep, not per pair)."""
+    from rayeval.report.trackers import log_to_trackers
+
+    options = options or ReportOptions()
+    data = write_report(store, (), options)
+    if final:
+        log_to_trackers(data, options, store.report_dir())
