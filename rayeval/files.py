@@ -33,8 +33,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """UTF-8 text version of `atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """UTF-8 text version of `atomic_write_bytes`. A character UTF-8 cannot encode (a lone
+    surrogate, which an API's JSON may carry as `\\udcff` in a model's answer) is written as its
+    escape, so the file stays valid UTF-8, a JSON reader reads back the same string, and one odd
+    answer never fails the whole file."""
+    atomic_write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -250,3 +250,133 @@ def test_a_dry_run_leaves_no_folder_behind(tmp_path: Path) -> None:
     result = rayeval(*generate(write_model(tmp_path / "m"), "--results-dir", str(tmp_path / "new" / "results")), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+# -- bad inputs that only show once engines run ------------------------------------------------
+# On real Ray with stand-in engines (tests/standin_engine.py: a vLLM start costs ~30 s and its
+# outputs cannot be chosen); the result store, scoring tasks and files are real.
+
+GIANT = 5_000_000
+"""Characters of the gigantic answer: far above any benchmark's max_tokens, as a served model
+ignoring the limit could send."""
+
+
+class ScriptedEngine:
+    """Answers `<key>|<model path>` (the same on every run, so reruns can be compared byte for
+    byte); a model whose path ends in `odd` answers a lone surrogate (not encodable as UTF-8) and
+    a NUL, or a gigantic text. Loading a local folder that is gone fails as vLLM does; a batch
+    holding the key written in the model folder's FAIL_KEY fails."""
+
+    def __init__(self, config, on_gpu: bool) -> None:
+        self.path = ""
+
+    def load(self, model, sampling) -> None:
+        if model.path.startswith("/") and not (Path(model.path) / "config.json").is_file():
+            raise OSError(f"{model.path}/config.json: No such file or directory")
+        self.path = model.path
+
+    def run(self, requests, sampling):
+        from rayeval.requests import GenerationResult
+
+        fail_key = Path(self.path) / "FAIL_KEY"
+        if self.path.startswith("/") and fail_key.is_file() and fail_key.read_text() in {r.key for r in requests}:
+            raise RuntimeError("engine failed on this shard")
+
+        def text(index: int, key: str) -> str:
+            if not self.path.endswith("odd"):
+                return f"{key}|{self.path}"
+            return "bad \udcff surrogate \x00 nul" if index % 2 == 0 else "x" * GIANT
+
+        return [
+            GenerationResult(key=r.key, text=text(i, r.key), prompt_tokens=3, completion_tokens=5, finish_reason="stop")
+            for i, r in enumerate(requests)
+        ]
+
+    def unload(self) -> None:
+        self.path = ""
+
+
+def scripted_factory(config, on_gpu: bool) -> ScriptedEngine:
+    return ScriptedEngine(config, on_gpu)
+
+
+@pytest.fixture(scope="module")
+def ray_standin():
+    import ray
+
+    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    ray.shutdown()
+
+
+def sweep(results: Path, shared_data: Path, models: list, limit: int = 6):
+    from rayeval import benchmarks
+    from rayeval.config import RunOptions, SamplingConfig
+    from rayeval.data import DataSource
+    from rayeval.engine.placement import EngineLayout
+    from rayeval.generation import GenerateRequest
+    from rayeval.scheduler import SilentProgress
+    from rayeval.settings import Settings
+    from rayeval.store import ResultStore
+    from rayeval.sweep import plan_sweep, run_sweep
+
+    settings = Settings(run=RunOptions(limit=limit, shard_size=2, data_dir=shared_data), sampling=SamplingConfig(max_tokens=8))
+    request = GenerateRequest(models=models, benchmarks=[benchmarks.get("ifeval")], settings=settings)
+    store, data = ResultStore(results), DataSource(shared_data)
+    layout = EngineLayout(num_engines=1, tp_size=1, use_gpu=False)
+    plan = plan_sweep(request, data, store, layout)
+    return run_sweep(request, plan, data, store, layout, SilentProgress(), scripted_factory), store
+
+
+def test_non_utf8_and_gigantic_answers_are_kept_whole_and_scored(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+    from rayeval.models import ModelSpec
+
+    report, store = sweep(tmp_path, shared_data, [ModelSpec(id="m", path="served-odd")])
+    assert report.failures() == []
+    lines = (tmp_path / "m" / "ifeval" / "candidate_outputs.jsonl").read_bytes().decode("utf-8").splitlines()  # valid UTF-8
+    responses = [json.loads(line)["response"] for line in lines]
+    assert responses[0] == "bad \udcff surrogate \x00 nul" and responses[1] == "x" * GIANT
+    assert "prompt_level_strict_acc" in {row["metric"] for row in store.read_scores("m")}
+
+
+def test_a_checkpoint_deleted_during_a_sweep_fails_alone(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+    from rayeval.models import resolve_models
+
+    for step in (1, 2, 3):
+        write_model(tmp_path / "run" / f"checkpoint-{step}")
+    models = resolve_models([str(tmp_path / "run")])
+    for path in (tmp_path / "run" / "checkpoint-2").iterdir():  # deleted after it was found
+        path.unlink()
+    (tmp_path / "run" / "checkpoint-2").rmdir()
+    report, store = sweep(tmp_path / "results", shared_data, models)
+    assert [(model_id, what) for model_id, what, _ in report.failures()] == [("run_checkpoint-2", "generation")]
+    assert "No such file or directory" in report.failures()[0][2]
+    assert all(store.read_scores(f"run_checkpoint-{step}") for step in (1, 3))
+    assert "No such file or directory" in store.read_manifest("run_checkpoint-2")["error"]
+
+
+def test_a_partial_earlier_run_resumes_and_ends_byte_identical(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+    """An earlier run cut short: one shard failed for good (its engine kept failing on it), and
+    one of the shards it journaled was then cut mid-write (as a copy or a writer without atomic
+    writes leaves it). The rerun redoes exactly those two shards and writes the same bytes as a
+    run that was never cut short."""
+    from rayeval.models import resolve_models
+
+    models = resolve_models([str(write_model(tmp_path / "model"))])
+    sweep(tmp_path / "whole", shared_data, models)
+    expected = (tmp_path / "whole" / "model" / "ifeval" / "candidate_outputs.jsonl").read_bytes()
+    last_key = json.loads(expected.decode().splitlines()[-1])["response"].split("|")[0]
+
+    (tmp_path / "model" / "FAIL_KEY").write_text(last_key)
+    cut, _ = sweep(tmp_path / "results", shared_data, models)
+    assert [what for _, what, _ in cut.failures()] == ["generation"]
+    journal = sorted((tmp_path / "results" / "model" / ".journal" / "ifeval").glob("*.json"))
+    assert len(journal) == 2 and not (tmp_path / "results" / "model" / "ifeval" / "candidate_outputs.jsonl").exists()
+    journal[0].write_bytes(journal[0].read_bytes()[:20])
+
+    (tmp_path / "model" / "FAIL_KEY").unlink()
+    rerun, _ = sweep(tmp_path / "results", shared_data, models)
+    assert rerun.failures() == []
+    assert (rerun.generation.shards_resumed, rerun.generation.shards_run) == (1, 2)
+    assert (tmp_path / "results" / "model" / "ifeval" / "candidate_outputs.jsonl").read_bytes() == expected
