@@ -13,6 +13,11 @@ Steps (the spec says which apply):
    needs (its work folder, the Python installation: `expose`) bound back at the same place. The
    first child becomes PID 1 of the new PID namespace and only reaps: when the program ends (or
    the launcher is killed) it exits and the kernel kills every process left in the namespace.
+   Without namespaces the launcher stays as the program's parent and a child subreaper
+   (`PR_SET_CHILD_SUBREAPER`): every process the program leaves behind, even a daemon that left
+   its session with ``setsid`` (out of reach of a process-group kill), is re-parented to the
+   launcher instead of init, and the launcher kills them all when the program ends, or when the
+   runner stops it with SIGTERM (wall-clock or output limit).
 2. resource limits (CPU, address space, file size, open files, processes, no core dumps);
 3. ``uid``: drop to that unprivileged user (no supplementary groups), so file permissions apply
    and the process limit is enforced (it is not for root);
@@ -28,6 +33,7 @@ import resource
 import signal
 import struct
 import sys
+import time
 
 SETUP_FAILED = 125
 MARK = "rayeval-sandbox:"
@@ -43,6 +49,7 @@ _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 SCRATCH_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -129,7 +136,72 @@ def _run_in_pid_namespace(spec: dict) -> None:
     os.close(write_fd)
     _, reaper_status = os.waitpid(reaper, 0)
     data = os.read(read_fd, 4)
-    status = struct.unpack("i", data)[0] if len(data) == 4 else reaper_status
+    _exit_like(struct.unpack("i", data)[0] if len(data) == 4 else reaper_status)
+
+
+class _Stop(Exception):
+    """The runner asked the launcher to stop (SIGTERM)."""
+
+
+def _stop(signum, frame) -> None:
+    raise _Stop
+
+
+def _run_as_subreaper(spec: dict) -> None:
+    """Without a PID namespace: run the program as a child, adopt whatever it leaves behind, and
+    kill all of it when the program ends or the runner sends SIGTERM."""
+    _start(lambda _: _check(_libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl"), spec)
+    signal.signal(signal.SIGTERM, _stop)
+    status = None
+    try:
+        program = os.fork()
+        if program == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _start(_exec_program, spec)
+        while status is None:
+            pid, returned = os.wait()
+            status = returned if pid == program else None
+    except _Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _kill_children()
+    _exit_like(status if status is not None else signal.SIGKILL)  # a raw wait status: killed by SIGKILL
+
+
+def _children() -> list:
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == me:
+                found.append(int(name))
+    return found
+
+
+def _kill_children() -> None:
+    """Kill and reap every child until none is left; orphans of killed children are re-parented
+    here (subreaper), so a whole tree goes, a fork bomb included (its process limit bounds it)."""
+    while True:
+        for pid in _children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.005)
+
+
+def _exit_like(status: int) -> None:
+    """Exit as the program did: the same exit code, or death by the same signal."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -161,7 +233,7 @@ def main() -> None:
     if spec["namespaces"]:
         _start(_isolate, spec)
         _run_in_pid_namespace(spec)
-    _start(_exec_program, spec)
+    _run_as_subreaper(spec)
 
 
 if __name__ == "__main__":

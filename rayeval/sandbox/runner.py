@@ -45,6 +45,9 @@ from rayeval.sandbox import _launch
 PYTHON = sys.executable
 """The interpreter a job should name to run Python (the one rayeval runs on, with its packages)."""
 
+_STOP_GRACE_SECONDS = 5.0
+"""How long the launcher gets to kill a stopped program's process tree (milliseconds even for a
+fork bomb at the process limit) before its process group is killed outright."""
 _UID_BASE = 61000
 _UID_SLOTS = 1000
 _MODES_AS_ROOT = ("namespaces+uid", "uid")
@@ -180,7 +183,7 @@ def _run(job: Job, spec_path: Path, stdin_path: Path, mode: str) -> SandboxResul
         )
     stdout, stderr, stopped = _collect_output(proc, started + job.limits.wall_seconds, job.limits.output_bytes)
     if stopped:
-        _kill_group(proc)
+        _stop(proc)
     returncode = proc.wait()
     wall = time.monotonic() - started
     status, reason = _verdict(stopped, returncode, stderr, job.limits, wall)
@@ -238,7 +241,14 @@ def _with_files(result: SandboxResult, files: dict[str, bytes]) -> SandboxResult
     )
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask the launcher to kill the program and everything it started (SIGTERM: see
+    `_launch`), then kill the launcher's process group in case it could not."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=_STOP_GRACE_SECONDS)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
