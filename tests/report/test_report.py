@@ -153,3 +153,11 @@ def test_report_html_renders_in_a_real_browser(reported: ResultStore, tmp_path: 
     assert errors == []
     assert screenshot.stat().st_size > 50_000
     shutil.copy(screenshot, reported.report_dir() / "screenshot.png")  # kept beside the report for a look
+
+
+def test_readme_report_option_table_matches_the_declarations() -> None:
+    """Regenerate with `python -m rayeval.cli_options README.md` after changing a report option."""
+    from rayeval.cli_options import TABLE_BLOCK, option_table
+
+    blocks = {m.group(2): m.group(3).strip() for m in TABLE_BLOCK.finditer((PROJECT / "README.md").read_text(encoding="utf-8"))}
+    assert blocks["report"] == option_table("report").strip()
