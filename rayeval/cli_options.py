@@ -50,7 +50,15 @@ REFUSED_FLAGS: dict[tuple[str, ...], str] = {
 """Options of the shell scripts rayeval replaces that mean nothing here: accepted by the commands
 that generate (hidden), and refused in one line that says why and what to use instead."""
 ENVVARS: dict[str, str] = {"run.results_dir": "RAYEVAL_RESULTS_DIR"}
-PANELS: dict[str, str] = {"run": "Run", "engine": "Engine", "sampling": "Sampling", "api": "API models", "judge": "Judge", "sweep": "Watch", "report": "Report"}
+PANELS: dict[str, str] = {
+    "run": "Run",
+    "engine": "Engine",
+    "sampling": "Sampling",
+    "api": "API models",
+    "judge": "Judge",
+    "sweep": "Watch",
+    "report": "Report",
+}
 _REF = re.compile(r"⟨([A-Za-z0-9_]+\.[A-Za-z0-9_]+)⟩")
 
 
