@@ -13,9 +13,11 @@ names it):
   machine's processes, but a different user cannot read their environment or signal them.
 - ``uid`` (root without namespace support): the same user switch without namespaces; anything
   the user leaves running is killed by scanning `/proc`. World-writable folders stay writable.
-- ``rlimits`` (not root): resource limits, a new session killed as a group, a scrubbed
-  environment and an empty folder only. The program runs as the caller's user, so it can write
-  wherever the caller can; the process limit counts all of the caller's processes.
+- ``rlimits`` (not root): resource limits, a new session, a scrubbed environment and an empty
+  folder only; whatever the program leaves running is killed by the launcher, its child
+  subreaper (see `_launch`). The program runs as the caller's user, so it can write wherever the
+  caller can, reach the network and read the environment of the caller's processes in `/proc`;
+  the process limit counts all of the caller's processes.
 
 In every mode: CPU-time, address-space, file-size, open-file and process-count limits; a wall
 clock limit after which the whole process group is killed; output beyond `output_bytes` kills the
