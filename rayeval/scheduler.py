@@ -90,6 +90,23 @@ def _is_actor_death(exc: BaseException) -> bool:
     return isinstance(exc, (RayActorError, ActorDiedError, ActorUnavailableError))
 
 
+OUT_OF_MEMORY = (
+    "killed by Ray's memory monitor: the node ran out of host memory; run fewer engines or other jobs on it, "
+    "or lower ⟨engine.gpu_memory_utilization⟩ (on CPUs it is the share of host memory vLLM reserves)"
+)
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """One line for a failed shard call: Ray's out-of-memory kill as what to do about it (its own
+    message is a page whose last line is cut mid-sentence), else the error's last line."""
+    from ray.exceptions import OutOfMemoryError
+
+    if isinstance(exc, OutOfMemoryError):
+        return OUT_OF_MEMORY
+    text = str(exc).strip()
+    return text.splitlines()[-1][:300] if text else type(exc).__name__
+
+
 class Scheduler:
     """Runs a `Plan` on an `EnginePool`, journaling through a `ResultStore`.
 
@@ -181,7 +198,7 @@ class Scheduler:
                 self._engine_lost(handle)
                 self._retry(shard, f"engine lost ({type(exc).__name__})")
             else:
-                self._retry(shard, str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__)
+                self._retry(shard, _failure_reason(exc))
             return
         if outcome.load_error is not None:
             if self.dispatch.load_failed(shard, f"could not load {shard.model.path}: {outcome.load_error}"):

@@ -332,3 +332,14 @@ def test_a_model_keeps_one_lane() -> None:
     add_in_lane(core, "m", 1, "lane-a")
     with pytest.raises(ValueError, match="lane"):
         core.add_pair("m", "truthfulqa", [], lane=None)
+
+
+def test_a_shard_killed_for_memory_is_one_line_saying_what_to_do() -> None:
+    """Ray's OOM message is a page whose last line is cut mid-sentence (seen in a real sweep)."""
+    from ray.exceptions import OutOfMemoryError
+
+    from rayeval.scheduler import OUT_OF_MEMORY, _failure_reason
+
+    page = "Task was killed due to the node running low on memory.\nMemory on the node was 23.1GB / 24GB.\nSet max_restarts and max_task_"
+    assert _failure_reason(OutOfMemoryError(page)) == OUT_OF_MEMORY
+    assert _failure_reason(RuntimeError("first\nlast line")) == "last line"

@@ -89,7 +89,10 @@ def test_an_installed_benchmark_runs_end_to_end(installed_echo: str, tmp_path: P
     assert [row["key"] for row in rows] == [f"e{i}" for i in range(7)]
     assert json.loads((tmp_path / "results" / "m" / "echo" / "scores.json").read_text()) == {"hits": 7, "n": 7}
     summary = [json.loads(line) for line in store.scores_path("m").read_text().splitlines()]
-    assert summary == [{"benchmark": "echo", "metric": "echo_rate", "value": 1.0}]
+    assert [{k: row[k] for k in ("benchmark", "metric", "value")} for row in summary] == [
+        {"benchmark": "echo", "metric": "echo_rate", "value": 1.0}
+    ]
+    assert summary[0]["run"] is None and summary[0]["step"] is None, "a model outside a training run has no run or step"
     manifest = json.loads((tmp_path / "results" / "m" / "run.json").read_text())
     assert manifest["benchmarks"]["echo"]["options"] == {"count": 7, "needle_prefix": ""}
     assert manifest["benchmarks"]["echo"]["version"] == "1"
