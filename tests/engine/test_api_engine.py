@@ -215,6 +215,12 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("RAYEVAL_API_PARITY") != "1",
+    reason="takes over 15 min on 2 cores (measured 2026-12-02: timed out at 900 s with a vLLM server and a local engine "
+    "sharing them); run with RAYEVAL_API_PARITY=1 — issue #11 stays open until it has passed",
+)
+@pytest.mark.timeout(3000)
 def test_vllm_openai_server_matches_the_offline_engine(tmp_path: Path) -> None:
     """IFEval greedy responses equal on ≥95% of prompts; TruthfulQA MC log-likelihoods to 1e-3."""
     from rayeval.builtin_models import builtin_model_path
