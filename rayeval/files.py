@@ -18,7 +18,20 @@ from rayeval.errors import RayevalError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see either the old file or the whole new one."""
+    """Write `data` to `path` so readers see either the old file or the whole new one.
+
+    A write the system refuses (a full disk, a quota, a read-only or unwritable folder) is one
+    line naming the file and the fix: it stops the run, the old file stays, and a rerun resumes
+    from what was already written (`rayeval.store`'s shard journal)."""
+    try:
+        _write_then_rename(path, data)
+    except OSError as exc:
+        raise RayevalError(
+            f"cannot write {path} ({exc.strerror or exc}); make room on its disk or make it writable, then run the same command again"
+        ) from exc
+
+
+def _write_then_rename(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

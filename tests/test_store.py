@@ -21,7 +21,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path: Path, monkeypa
         raise OSError("disk full")
 
     monkeypatch.setattr("os.fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(RayevalError, match=r"cannot write .*out\.jsonl \(disk full\); make room"):
         atomic_write_text(target, "new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"], "no temporary file may be left behind"
