@@ -35,7 +35,6 @@ as failed (a rerun resumes them).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,12 +131,13 @@ def run_sweep(
     """Run `plan` with scoring pipelined behind it, then (with `watching`) each checkpoint that
     becomes ready; return when everything is scored or failed, or after Ctrl-C."""
     from rayeval.report.build import refresh_report
+    from rayeval.report.refresher import ReportRefresher
 
     report = SweepReport()
     started = watching.clock() if watching is not None else 0.0
+    refresher = ReportRefresher(store, request.settings.report, progress.note)  # the report follows the scores as they land
     with job_judge_service() as service:
-        refresh = functools.partial(refresh_report, store, request.settings.report)  # the report follows the scores as they land
-        runner = EvaluationRunner(store, request.settings, service, not layout.judge_room, on_recorded=refresh)
+        runner = EvaluationRunner(store, request.settings, service, not layout.judge_room, on_recorded=refresher.request)
         rounds = _Rounds(request, data, store, layout, progress, engine_factory, runner, report)
         try:
             rounds.run(plan)
@@ -148,6 +148,7 @@ def run_sweep(
         except KeyboardInterrupt:
             progress.note("interrupted: finishing the scoring already started (Ctrl-C again to stop at once)")
         report.outcomes = runner.drain()
+    refresher.close()
     report.scoring_started_at = dict(runner.started_at)
     if any(outcome.error is None for outcome in report.outcomes):
         refresh_report(store, request.settings.report, final=True)

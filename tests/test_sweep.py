@@ -69,6 +69,8 @@ def test_scoring_starts_while_later_checkpoints_still_generate(ray_two_cpus, tmp
         assert set(scores) >= {"prompt_level_strict_acc", "inst_level_loose_acc"}
         metrics = json.loads((tmp_path / model.id / "ifeval" / "metrics.json").read_text())
         assert metrics["prompts"] == LIMIT
+    page = store.report_file("report.html").read_text()
+    assert all(model.id in page for model in models), "the sweep's report does not show every checkpoint"
 
 
 def test_a_broken_checkpoint_is_reported_and_the_others_finish(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:

@@ -3,7 +3,9 @@ interval band, base/API/final models as labelled horizontal reference lines (das
 interval as a light band). A checkpoint whose difference from the previous one is within noise
 (paired test) is drawn hollow, so a rise that is only noise is visible as such.
 
-matplotlib (the `report` extra) with the Agg backend: no display needed, imported only here.
+matplotlib (the `report` extra) through its object API (`Figure` with the Agg canvas), never
+pyplot: no display needed, no global figure registry, so a sweep may redraw in a background thread
+(`rayeval.report.refresher`). Imported only here.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ def plot_metric(data: ReportData, benchmark: str, metric: str, path: Path) -> by
     """Draw one metric's plot, write it to `path` atomically, and return the PNG bytes."""
     import io
 
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     noisy = {
         (c.a, c.b)
         for c in data.comparisons
@@ -67,7 +69,6 @@ def plot_metric(data: ReportData, benchmark: str, metric: str, path: Path) -> by
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     png = buffer.getvalue()
     atomic_write_bytes(path, png)
     return png
