@@ -23,8 +23,12 @@ from rayeval.store import ResultStore
 
 MIN_SHARD = 16
 """Below this, vLLM's continuous batching runs half-empty and per-call overhead shows."""
-MAX_SHARD = 256
-"""Above this, a lost engine loses too much work and the last shards straggle."""
+MAX_SHARD = 512
+"""Above this, a lost engine loses too much work and the last shards straggle. An engine runs a
+shard as one batch that drains to its longest answer once its queue is empty, so a shard should
+hold well over vLLM's default batch of 256 sequences: in bench/bench_sweep_makespan.py's cost
+model (8 checkpoints × 4 benchmarks on 8 engines) the makespan is 1.89× the lower bound with
+at most 256, 1.53× with 512, and 1.52× with 1024."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,13 @@ class Plan:
 
 
 def shard_size_for(num_requests: int, num_engines: int, requested: int | None = None) -> int:
-    """With several engines, aim for at least two shards per engine (so none idles while
-    another finishes a huge shard); a single engine gets the biggest batches. Always within
-    [MIN_SHARD, MAX_SHARD] unless the user asked for a size."""
+    """The size of a benchmark's shards, for `num_requests` of its requests over every model to
+    run. With several engines, aim for at least two shards per engine (so none idles while another
+    finishes a huge shard); a single engine gets the biggest batches. Counting the requests of
+    every model, not one model's, matters: 8 models on 8 engines would otherwise cut IFEval into
+    shards of 34, each a batch that keeps a GPU a seventh busy (the makespan was 5.4× the lower
+    bound in bench/bench_sweep_makespan.py's cost model). Always within [MIN_SHARD, MAX_SHARD]
+    unless the user asked for a size."""
     if requested:
         return requested
     target = num_requests if num_engines <= 1 else math.ceil(num_requests / (2 * num_engines))
@@ -79,9 +87,12 @@ def _request_digest(requests: tuple[Request, ...]) -> str:
 
 
 def _cut(model: ModelSpec, bench: Benchmark[Any], requests: list[Request], size: int, settings: str) -> list[Shard]:
+    """Shards of at most `size` requests, as even as can be (541 by 512 is 271 + 270, not
+    512 + 29: a small last shard is a batch that leaves the engine mostly idle)."""
+    count = math.ceil(len(requests) / size)
     shards = []
-    for start in range(0, len(requests), size):
-        chunk = tuple(requests[start : start + size])
+    for index in range(count):
+        chunk = tuple(requests[index * len(requests) // count : (index + 1) * len(requests) // count])
         digest = hashlib.sha256(f"{model.path}|{bench.name}|{bench.version}|{settings}|{_request_digest(chunk)}".encode()).hexdigest()[:20]
         shards.append(Shard(id=digest, model=model, benchmark=bench.name, requests=chunk))
     return shards
@@ -100,11 +111,14 @@ def build_plan(
             items = items[: run.limit]
         requests = bench.build_requests(items)
         plan.item_counts[bench.name] = len(items)
-        size = shard_size_for(len(requests), num_engines, run.shard_size)
+        to_run = []
         for model in models:
             if run.skip_existing and store.generation_finished(model.id, bench):
                 plan.skipped.append((model.id, bench.name))
-                continue
+            else:
+                to_run.append(model)
+        size = shard_size_for(len(requests) * len(to_run), num_engines, run.shard_size)
+        for model in to_run:
             plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_cut(model, bench, requests, size, digest)))
     # Models in input order, so checkpoints finish in step order.
     order = {m.id: i for i, m in enumerate(models)}
