@@ -99,6 +99,11 @@ class EngineConfig(OptionsModel):
             return self.gpu_memory_utilization
         return GPU_MEMORY_FRACTION if on_gpu else CPU_KV_CACHE_FRACTION / self.tp_size
 
+    def eager(self, on_gpu: bool) -> bool:
+        """Whether vLLM runs without CUDA graphs: eager on CPU (there are no graphs, and it starts
+        faster), graphs on GPU, unless set."""
+        return self.enforce_eager if self.enforce_eager is not None else not on_gpu
+
 
 WATCH_SETTLE_S = 120.0
 """A checkpoint's files must rest this long before it is taken without a marker file: longer

