@@ -25,3 +25,16 @@ def ray_local():
     ray.init(address="local", num_cpus=2, include_dashboard=False)  # never attach to another session's cluster
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def standin_ray():
+    """A Ray of its own for the module, running `tests/standin_engine.py`'s engines (its
+    module is pickled by value: Ray's workers cannot import the tests folder); yields that module."""
+    import ray
+    import standin_engine
+
+    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
+    ray.cloudpickle.register_pickle_by_value(standin_engine)
+    yield standin_engine
+    ray.shutdown()

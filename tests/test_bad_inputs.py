@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
@@ -22,21 +21,10 @@ from pathlib import Path
 
 import pytest
 from checkpoints import safetensors_bytes, write_model
-from paths import PROJECT
+from cli_runner import run_rayeval as rayeval
 
 LLAMA_LIKE = {"model_type": "llama", "num_attention_heads": 9, "max_position_embeddings": 2048}
 """SmolLM2-135M's head count and context: a config whose numbers the preflight checks."""
-
-
-def rayeval(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT), "COLUMNS": "200", "HOME": str(cwd)},
-    )
 
 
 @dataclass(frozen=True)
@@ -301,13 +289,11 @@ def scripted_factory(config, on_gpu: bool) -> ScriptedEngine:
 
 
 @pytest.fixture(scope="module")
-def ray_standin():
+def ray_scripted(standin_ray):
+    """`standin_ray`, also running this module's `ScriptedEngine`."""
     import ray
 
-    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    ray.shutdown()
 
 
 def sweep(results: Path, shared_data: Path, models: list, limit: int = 6):
@@ -329,7 +315,7 @@ def sweep(results: Path, shared_data: Path, models: list, limit: int = 6):
     return run_sweep(request, plan, data, store, layout, SilentProgress(), scripted_factory), store
 
 
-def test_non_utf8_and_gigantic_answers_are_kept_whole_and_scored(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+def test_non_utf8_and_gigantic_answers_are_kept_whole_and_scored(ray_scripted, tmp_path: Path, shared_data: Path) -> None:
     from rayeval.models import ModelSpec
 
     report, store = sweep(tmp_path, shared_data, [ModelSpec(id="m", path="served-odd")])
@@ -340,7 +326,7 @@ def test_non_utf8_and_gigantic_answers_are_kept_whole_and_scored(ray_standin, tm
     assert "prompt_level_strict_acc" in {row["metric"] for row in store.read_scores("m")}
 
 
-def test_a_checkpoint_deleted_during_a_sweep_fails_alone(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+def test_a_checkpoint_deleted_during_a_sweep_fails_alone(ray_scripted, tmp_path: Path, shared_data: Path) -> None:
     from rayeval.models import resolve_models
 
     for step in (1, 2, 3):
@@ -356,7 +342,7 @@ def test_a_checkpoint_deleted_during_a_sweep_fails_alone(ray_standin, tmp_path: 
     assert "No such file or directory" in store.read_manifest("run_checkpoint-2")["error"]
 
 
-def test_a_partial_earlier_run_resumes_and_ends_byte_identical(ray_standin, tmp_path: Path, shared_data: Path) -> None:
+def test_a_partial_earlier_run_resumes_and_ends_byte_identical(ray_scripted, tmp_path: Path, shared_data: Path) -> None:
     """An earlier run cut short: one shard failed for good (its engine kept failing on it), and
     one of the shards it journaled was then cut mid-write (as a copy or a writer without atomic
     writes leaves it). The rerun redoes exactly those two shards and writes the same bytes as a

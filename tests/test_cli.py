@@ -6,16 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def rayeval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+from cli_runner import run_rayeval as rayeval
 
 
 def test_help_imports_no_heavy_module() -> None:

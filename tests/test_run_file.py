@@ -4,13 +4,12 @@ key warning, per-model settings, and the command line winning over the file. Pur
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from checkpoints import write_model
+from cli_runner import run_rayeval as rayeval
 from paths import PROJECT
 
 from rayeval.errors import RayevalError
@@ -126,17 +125,6 @@ def test_a_bad_file_is_one_line_naming_the_key(case: str, tmp_path: Path) -> Non
     message = str(caught.value)
     assert expected in message and str(tmp_path / "run.yaml") in message, message
     assert "\n" not in message
-
-
-def rayeval(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT), **(env or {})},
-    )
 
 
 @pytest.mark.parametrize(

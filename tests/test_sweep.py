@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from rayeval import benchmarks
 from rayeval.config import RunOptions, SamplingConfig
 from rayeval.data import DataSource
@@ -21,17 +19,6 @@ from rayeval.store import ResultStore
 from rayeval.sweep import plan_sweep, run_sweep
 
 LIMIT = 24
-
-
-@pytest.fixture(scope="module")
-def ray_two_cpus():
-    import ray
-    import standin_engine
-
-    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
-    ray.cloudpickle.register_pickle_by_value(standin_engine)
-    yield standin_engine
-    ray.shutdown()
 
 
 def checkpoints(n: int, broken: int | None = None) -> list[ModelSpec]:
@@ -57,9 +44,9 @@ def summary(store: ResultStore, model_id: str) -> dict[str, float]:
     return {row["metric"]: row["value"] for row in store.read_scores(model_id)}
 
 
-def test_scoring_starts_while_later_checkpoints_still_generate(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:
+def test_scoring_starts_while_later_checkpoints_still_generate(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     models = checkpoints(3)
-    report, store = sweep(tmp_path, shared_data, models, ray_two_cpus)
+    report, store = sweep(tmp_path, shared_data, models, standin_ray)
     assert not report.failures()
     first_scored = report.scoring_started_at[(models[0].id, "ifeval")]
     last_written = (tmp_path / models[-1].id / "ifeval" / "candidate_outputs.jsonl").stat().st_mtime
@@ -73,9 +60,9 @@ def test_scoring_starts_while_later_checkpoints_still_generate(ray_two_cpus, tmp
     assert all(model.id in page for model in models), "the sweep's report does not show every checkpoint"
 
 
-def test_a_broken_checkpoint_is_reported_and_the_others_finish(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:
+def test_a_broken_checkpoint_is_reported_and_the_others_finish(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     models = checkpoints(3, broken=2)
-    report, store = sweep(tmp_path, shared_data, models, ray_two_cpus, seconds_per_request=0.01)
+    report, store = sweep(tmp_path, shared_data, models, standin_ray, seconds_per_request=0.01)
     failures = report.failures()
     assert [(model_id, what) for model_id, what, _ in failures] == [("run_checkpoint-2", "generation")]
     assert "not a valid model config" in failures[0][2]
@@ -84,21 +71,21 @@ def test_a_broken_checkpoint_is_reported_and_the_others_finish(ray_two_cpus, tmp
     assert not store.scores_path("run_checkpoint-2").exists()
 
 
-def test_a_rerun_redoes_only_what_is_missing(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:
+def test_a_rerun_redoes_only_what_is_missing(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     models = checkpoints(2)
-    sweep(tmp_path, shared_data, models, ray_two_cpus, seconds_per_request=0.01)
+    sweep(tmp_path, shared_data, models, standin_ray, seconds_per_request=0.01)
     outputs = tmp_path / models[0].id / "ifeval" / "candidate_outputs.jsonl"
     before = outputs.read_bytes(), outputs.stat().st_mtime_ns
     store = ResultStore(tmp_path)
     store.scores_path(models[1].id).unlink()  # as if the first run died before scoring model 2
-    report, store = sweep(tmp_path, shared_data, models, ray_two_cpus, seconds_per_request=0.01)
+    report, store = sweep(tmp_path, shared_data, models, standin_ray, seconds_per_request=0.01)
     assert report.generation.shards_run == 0, "generation was redone"
     assert (outputs.read_bytes(), outputs.stat().st_mtime_ns) == before
     assert {(o.model_id, o.benchmark) for o in report.outcomes} == {(m.id, "ifeval") for m in models}
     assert "prompt_level_strict_acc" in summary(store, models[1].id)
 
 
-def test_pairs_that_need_an_in_cluster_judge_are_held_until_released(ray_two_cpus, tmp_path: Path, shared_data: Path) -> None:
+def test_pairs_that_need_an_in_cluster_judge_are_held_until_released(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     """Without GPUs left for an in-cluster judge, a sweep holds judged scoring until generation
     is over (`run_sweep` releases it). No generation files exist here, so each task fails at
     once: what is checked is when each pair is submitted."""

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from checkpoints import safetensors_bytes
+from cli_runner import run_rayeval as rayeval
 
 from rayeval import benchmarks
 from rayeval.config import RunOptions, SamplingConfig, SweepOptions
@@ -223,16 +222,6 @@ def test_only_local_folders_can_be_watched(tmp_path: Path) -> None:
         check_watchable(["HuggingFaceTB/SmolLM2-135M-Instruct"])
 
 
-def rayeval(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-
-
 def test_the_command_line_gives_one_line_for_bad_watch_input(tmp_path: Path) -> None:
     bad_until = rayeval("sweep", str(tmp_path), "--watch", "--watch-until", "6x", "--dry-run")
     hub = rayeval("sweep", "HuggingFaceTB/SmolLM2-135M-Instruct", "--watch", "--dry-run")
@@ -259,17 +248,6 @@ def test_dry_run_lists_ready_checkpoints_and_waits_for_the_others(tmp_path: Path
 # -- the watch loop on real Ray -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def standin():
-    import ray
-    import standin_engine
-
-    ray.init(address="local", num_cpus=3, logging_level="ERROR", log_to_driver=False)  # never attach to another session's cluster
-    ray.cloudpickle.register_pickle_by_value(standin_engine)
-    yield standin_engine
-    ray.shutdown()
-
-
 class Notes(SilentProgress):
     """The progress sink of these tests: keeps the lines the sweep prints."""
 
@@ -281,7 +259,7 @@ class Notes(SilentProgress):
 
 
 def watch_sweep(
-    standin,
+    standin_ray,
     run: Path,
     results: Path,
     shared_data: Path,
@@ -313,7 +291,7 @@ def watch_sweep(
     layout = EngineLayout(num_engines=1, tp_size=1, use_gpu=False)
     watching = Watching(watcher, parse_watch_until(until), poll_s, sleep=sleep)
     report = run_sweep(
-        request, plan_sweep(request, data, store, layout), data, store, layout, notes, standin.sleepy_factory(), watching=watching
+        request, plan_sweep(request, data, store, layout), data, store, layout, notes, standin_ray.sleepy_factory(), watching=watching
     )
     return report, notes, sleeps
 
@@ -322,7 +300,7 @@ def scored(results: Path, model_id: str) -> bool:
     return any(row["metric"] == "prompt_level_strict_acc" for row in ResultStore(results).read_scores(model_id))
 
 
-def test_a_checkpoint_added_during_watch_is_evaluated_once_its_weights_have_settled(standin, tmp_path: Path, shared_data: Path) -> None:
+def test_a_checkpoint_added_during_watch_is_evaluated_once_its_weights_have_settled(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     run, results = tmp_path / "run", tmp_path / "results"
     write_checkpoint(run / "checkpoint-1", mtime=LONG_AGO)
     new = run / "checkpoint-2"
@@ -335,7 +313,7 @@ def test_a_checkpoint_added_during_watch_is_evaluated_once_its_weights_have_sett
             write_checkpoint(new, config=False)
             weights_written.append(time.time())
 
-    report, notes, _ = watch_sweep(standin, run, results, shared_data, training, settle_s=1.0, until="2")
+    report, notes, _ = watch_sweep(standin_ray, run, results, shared_data, training, settle_s=1.0, until="2")
     assert weights_written, "taken (and the watch over) before its weights were written"
     assert not report.failures()
     assert [m.id for m in report.models] == ["run_checkpoint-1", "run_checkpoint-2"]
@@ -347,7 +325,7 @@ def test_a_checkpoint_added_during_watch_is_evaluated_once_its_weights_have_sett
     assert notes.lines[-1] == "watch over: a checkpoint at step 2 or later is evaluated"
 
 
-def test_watch_until_a_step_stops_after_that_step(standin, tmp_path: Path, shared_data: Path) -> None:
+def test_watch_until_a_step_stops_after_that_step(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     run, results = tmp_path / "run", tmp_path / "results"
     write_checkpoint(run / "checkpoint-1", mtime=LONG_AGO)
 
@@ -356,13 +334,13 @@ def test_watch_until_a_step_stops_after_that_step(standin, tmp_path: Path, share
             write_checkpoint(run / "checkpoint-2", mtime=LONG_AGO)
             write_checkpoint(run / "checkpoint-3")  # still settling: without the until, the watch would wait for it
 
-    report, _, sleeps = watch_sweep(standin, run, results, shared_data, training, until="2")
+    report, _, sleeps = watch_sweep(standin_ray, run, results, shared_data, training, until="2")
     assert [m.id for m in report.models] == ["run_checkpoint-1", "run_checkpoint-2"]
     assert sleeps == 1 and not report.failures()
     assert scored(results, "run_checkpoint-2") and not (results / "run_checkpoint-3").exists()
 
 
-def test_marker_mode_takes_a_checkpoint_when_its_marker_appears(standin, tmp_path: Path, shared_data: Path) -> None:
+def test_marker_mode_takes_a_checkpoint_when_its_marker_appears(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     run, results = tmp_path / "run", tmp_path / "results"
     write_checkpoint(run / "checkpoint-1", mtime=LONG_AGO)
     (run / "checkpoint-1" / "COMPLETE").write_text("")
@@ -374,24 +352,24 @@ def test_marker_mode_takes_a_checkpoint_when_its_marker_appears(standin, tmp_pat
             (run / "final" / "COMPLETE").write_text("")
             marked.append(time.time())
 
-    report, notes, _ = watch_sweep(standin, run, results, shared_data, training, settle_s=1e6, marker="COMPLETE", until="final")
+    report, notes, _ = watch_sweep(standin_ray, run, results, shared_data, training, settle_s=1e6, marker="COMPLETE", until="final")
     assert [m.id for m in report.models] == ["run_checkpoint-1", "run_final"]
     assert report.taken_at["run_final"] >= marked[0]
     assert f"waiting for {run / 'final'}: no marker file COMPLETE yet" in notes.lines
     assert scored(results, "run_final") and not report.failures()
 
 
-def test_watching_an_empty_run_folder_ends_after_the_timeout(standin, tmp_path: Path, shared_data: Path) -> None:
+def test_watching_an_empty_run_folder_ends_after_the_timeout(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     started = time.time()
-    report, notes, sleeps = watch_sweep(standin, run, tmp_path / "results", shared_data, lambda n: None, until="1s")
+    report, notes, sleeps = watch_sweep(standin_ray, run, tmp_path / "results", shared_data, lambda n: None, until="1s")
     assert report.models == [] and sleeps >= 3
     assert time.time() - started >= 1.0
     assert f"waiting for {run}: no checkpoint yet" in notes.lines and notes.lines[-1] == "watch over: 1s have passed"
 
 
-def test_ctrl_c_while_watching_finishes_what_was_taken(standin, tmp_path: Path, shared_data: Path) -> None:
+def test_ctrl_c_while_watching_finishes_what_was_taken(standin_ray, tmp_path: Path, shared_data: Path) -> None:
     """Ctrl-C arrives as KeyboardInterrupt in the main thread; here it is raised where the watch sleeps."""
     run, results = tmp_path / "run", tmp_path / "results"
     write_checkpoint(run / "checkpoint-1", mtime=LONG_AGO)
@@ -399,7 +377,7 @@ def test_ctrl_c_while_watching_finishes_what_was_taken(standin, tmp_path: Path, 
     def interrupt(n: int) -> None:
         raise KeyboardInterrupt
 
-    report, notes, _ = watch_sweep(standin, run, results, shared_data, interrupt)
+    report, notes, _ = watch_sweep(standin_ray, run, results, shared_data, interrupt)
     assert [m.id for m in report.models] == ["run_checkpoint-1"] and not report.failures()
     assert scored(results, "run_checkpoint-1")
     assert notes.lines[-1].startswith("interrupted: finishing the scoring already started")

@@ -9,6 +9,7 @@ model run by the offline engine.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cli_runner import run_rayeval
 from fake_judge_server import FakeJudgeServer, InFlight, closed_port_url
 
 from rayeval.config import SamplingConfig
@@ -38,10 +40,7 @@ def chat(key: str, text: str) -> ChatRequest:
     return ChatRequest(key=key, messages=({"role": "user", "content": text},), max_tokens=8)
 
 
-def rayeval(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "OPENAI_API_KEY")}
-    env["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "rayeval", *args], capture_output=True, text=True, timeout=timeout, env=env)
+rayeval = functools.partial(run_rayeval, inherit_env=True, timeout=900)
 
 
 # -- the engine in-process -------------------------------------------------------------------------

@@ -5,23 +5,19 @@ MLflow file store), and report.html in a real headless chromium (Debian's, via c
 from __future__ import annotations
 
 import csv
-import os
+import functools
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_rayeval
 
 from rayeval.store import ResultStore
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def rayeval(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rayeval", *args], cwd=cwd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
-    )
+rayeval = functools.partial(run_rayeval, inherit_env=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
