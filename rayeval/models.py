@@ -149,7 +149,8 @@ def is_weight_name(name: str) -> bool:
     return name.endswith(_WEIGHT_SUFFIXES) and not _TRAINER_STATE_RE.match(name)
 
 
-def _is_weight_file(path: Path) -> bool:
+def is_weight_file(path: Path) -> bool:
+    """A weight file that exists (the watcher and the model discovery judge folders by these)."""
     return is_weight_name(path.name) and path.is_file()
 
 
@@ -157,7 +158,7 @@ def _holds_model(folder: Path) -> bool:
     """A folder holds a model when it has a config.json or weight files."""
     if (folder / "config.json").is_file():
         return True
-    return any(_is_weight_file(p) for p in folder.iterdir())
+    return any(is_weight_file(p) for p in folder.iterdir())
 
 
 def _natural_key(name: str) -> list[object]:

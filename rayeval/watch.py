@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rayeval.errors import RayevalError
-from rayeval.models import NO_MODEL, ModelSpec, _is_weight_file, parse_checkpoint_name, resolve_models_with_skips
+from rayeval.models import NO_MODEL, ModelSpec, is_weight_file, parse_checkpoint_name, resolve_models_with_skips
 from rayeval.options import option_ref
 
 Clock = Callable[[], float]
@@ -156,7 +156,7 @@ def read_state(folder: Path) -> FolderState:
             stat = entry.stat()
             files.add((entry.name, stat.st_size, stat.st_mtime_ns))
             path = Path(entry.path)
-            has_weights = has_weights or _is_weight_file(path)
+            has_weights = has_weights or is_weight_file(path)
             if entry.name.endswith(".index.json"):
                 indexes.append(path)
     names = {name for name, _, _ in files}
