@@ -53,7 +53,7 @@ class RunOptions(OptionsModel):
     num_engines: int | None = option(
         None, description="Engines to start [default: fill the cluster's GPUs; 1 on a CPU-only cluster].", phases=GENERATE, ge=1
     )
-    shard_size: int | None = option(None, description="Prompts per shard [default: automatic, 16–512].", phases=GENERATE, ge=1)
+    shard_size: int | None = option(None, description="Prompts per shard [default: automatic, 16–1024].", phases=GENERATE, ge=1)
     dry_run: bool = option(False, description="Print the plan and start nothing.", phases=GENERATE)
 
 

@@ -23,12 +23,12 @@ from rayeval.store import ResultStore
 
 MIN_SHARD = 16
 """Below this, vLLM's continuous batching runs half-empty and per-call overhead shows."""
-MAX_SHARD = 512
+MAX_SHARD = 1024
 """Above this, a lost engine loses too much work and the last shards straggle. An engine runs a
 shard as one batch that drains to its longest answer once its queue is empty, so a shard should
-hold well over vLLM's default batch of 256 sequences: in bench/bench_sweep_makespan.py's cost
-model (8 checkpoints × 4 benchmarks on 8 engines) the makespan is 1.89× the lower bound with
-at most 256, 1.53× with 512, and 1.52× with 1024."""
+hold several of vLLM's default batches of 256 sequences: in bench/bench_sweep_makespan.py's cost
+model (8 checkpoints × 4 benchmarks on 8 engines) the makespan is 1.73× the lower bound with at
+most 512, 1.43× with 1024 (a shard per pair but TruthfulQA's 2370), and no better with 2048."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,13 @@ class Plan:
 
 
 def shard_size_for(num_requests: int, num_engines: int, requested: int | None = None) -> int:
-    """The size of a benchmark's shards, for `num_requests` of its requests over every model to
-    run. With several engines, aim for at least two shards per engine (so none idles while another
-    finishes a huge shard); a single engine gets the biggest batches. Counting the requests of
-    every model, not one model's, matters: 8 models on 8 engines would otherwise cut IFEval into
-    shards of 34, each a batch that keeps a GPU a seventh busy (the makespan was 5.4× the lower
-    bound in bench/bench_sweep_makespan.py's cost model). Always within [MIN_SHARD, MAX_SHARD]
-    unless the user asked for a size."""
+    """The shard size for a plan of `num_requests` requests in all (every benchmark, every model
+    to run). With several engines, aim for at least two shards per engine over the whole plan (so
+    none idles while another finishes a huge shard); a single engine gets the biggest batches.
+    Counting the whole plan, not one model's benchmark, matters: 8 models on 8 engines would
+    otherwise cut IFEval into shards of 34, each a batch that keeps a GPU a seventh busy (the
+    makespan was 5.4× the lower bound in bench/bench_sweep_makespan.py's cost model). Always
+    within [MIN_SHARD, MAX_SHARD] unless the user asked for a size."""
     if requested:
         return requested
     target = num_requests if num_engines <= 1 else math.ceil(num_requests / (2 * num_engines))
@@ -107,15 +107,16 @@ def _shards(model: ModelSpec, bench: Benchmark[Any], chunks: list[tuple[tuple[Re
 def build_plan(
     models: list[ModelSpec], benchmarks: list[Benchmark[Any]], data: DataSource, store: ResultStore, settings: Settings, num_engines: int
 ) -> Plan:
-    """Load every benchmark once, then cut each (model, benchmark) pair into shards."""
+    """Load every benchmark once, then cut each (model, benchmark) pair into shards of one size,
+    set by the requests of the whole plan (`shard_size_for`)."""
     plan = Plan(models=models, benchmarks=benchmarks, work=[])
     run = settings.run
     digest = config_hash(settings.sampling, settings.engine)
+    loaded: list[tuple[Benchmark[Any], list[Item], list[Request], list[ModelSpec]]] = []
     for bench in benchmarks:
         items = bench.load_items(data, settings.options_for(bench.name))
         if run.limit is not None:
             items = items[: run.limit]
-        requests = bench.build_requests(items)
         plan.item_counts[bench.name] = len(items)
         to_run = []
         for model in models:
@@ -123,7 +124,10 @@ def build_plan(
                 plan.skipped.append((model.id, bench.name))
             else:
                 to_run.append(model)
-        chunks = _chunks(requests, shard_size_for(len(requests) * len(to_run), num_engines, run.shard_size)) if to_run else []
+        loaded.append((bench, items, bench.build_requests(items), to_run))
+    size = shard_size_for(sum(len(requests) * len(to_run) for _, _, requests, to_run in loaded), num_engines, run.shard_size)
+    for bench, items, requests, to_run in loaded:
+        chunks = _chunks(requests, size) if to_run else []
         for model in to_run:
             plan.work.append(BenchmarkWork(model=model, benchmark=bench, items=items, shards=_shards(model, bench, chunks, digest)))
     # Models in input order, so checkpoints finish in step order.

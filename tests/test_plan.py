@@ -61,15 +61,18 @@ def test_limit_and_skip_existing(tmp_path: Path, shared_data: Path) -> None:
     assert [(w.model.id, w.num_requests) for w in plan.work] == [("b", 20)]
 
 
-def test_shard_size_counts_every_model_and_cuts_evenly(tmp_path: Path, shared_data: Path) -> None:
-    """8 checkpoints on 8 engines: IFEval's 541 prompts per model make 2 shards of 270-271 (at
-    least two shards per engine over all models), not 16 shards of 34 that would each be a batch
-    keeping an engine a seventh busy."""
+def test_shard_size_counts_the_whole_plan_and_cuts_evenly(tmp_path: Path, shared_data: Path) -> None:
+    """At least two shards per engine over the whole plan, not per model and benchmark: 8
+    checkpoints of IFEval on 8 engines make 2 shards of 270-271 per model, not 16 of 34 that would
+    each be a batch keeping an engine a seventh busy; with AlpacaEval too, shards of up to 673."""
     models = [ModelSpec(id=f"c{i}", path=f"/m/c{i}") for i in range(8)]
-    plan = build_plan(models, [benchmarks.get("ifeval")], DataSource(shared_data), ResultStore(tmp_path), Settings(), 8)
+    data, store = DataSource(shared_data), ResultStore(tmp_path)
+    plan = build_plan(models, [benchmarks.get("ifeval")], data, store, Settings(), 8)
     assert [[len(s.requests) for s in w.shards] for w in plan.work] == [[270, 271]] * 8
-    one_model = plan_for(tmp_path, shared_data, num_engines=8)
-    sizes = sorted(len(s.requests) for s in one_model.work[0].shards)
+    both = build_plan(models, [benchmarks.get("ifeval"), benchmarks.get("alpacaeval")], data, store, Settings(), 8)
+    assert [[len(s.requests) for s in w.shards] for w in both.work] == [[541], [402, 403]] * 8
+    sizes = sorted(len(s.requests) for s in plan_for(tmp_path, shared_data, num_engines=8).work[0].shards)
     assert sizes == [67] * 3 + [68] * 5, "two models on 8 engines: 8 shards each, 16 in all"
-    single = plan_for(tmp_path, shared_data, num_engines=1)
-    assert [len(s.requests) for s in single.work[0].shards] == [270, 271], "one engine: the biggest batches, cut evenly"
+    assert [len(s.requests) for s in plan_for(tmp_path, shared_data, num_engines=1).work[0].shards] == [541], (
+        "one engine: the biggest batch"
+    )
