@@ -102,6 +102,24 @@ def test_depth_limits_shards_in_flight_per_engine() -> None:
     assert core.in_flight("e1") == 1, "a failed call frees its slot too"
 
 
+def test_a_busy_engine_queues_only_its_own_model_and_never_its_last_shard() -> None:
+    """A shard queued behind a running one cannot move; left pending, the last shard of a model
+    goes to whichever engine frees up first (a straggler must not keep it)."""
+    core: Dispatcher[FakeShard] = Dispatcher(depth=2)
+    a = add(core, "a", 3)
+    b = add(core, "b", 2)
+    assert [take(core, "e1"), take(core, "e1")] == a[:2]
+    assert core.next_shard("e1") is None, "full"
+    core.finish(a[0])
+    assert core.next_shard("e1") is None, "a[2] is a's last pending shard: it waits for a free engine"
+    assert take(core, "e2") == b[0]
+    assert core.next_shard("e2") is None, "b[1] is b's last: not queued behind b[0]"
+    assert take(core, "e3") == a[2], "a free engine takes it (a has most left, ties to the earlier model)"
+    core.finish(a[1])
+    assert take(core, "e1") == b[1], "an idle engine steals"
+    assert core.next_shard("e3") is None, "a busy engine never queues another model's shard"
+
+
 def test_no_pending_work_means_no_shard() -> None:
     core: Dispatcher[FakeShard] = Dispatcher()
     a = add(core, "a", 1)
@@ -305,10 +323,16 @@ def test_engines_take_only_models_of_their_lane() -> None:
     core: Dispatcher[FakeShard] = Dispatcher(depth=4)
     local = add_in_lane(core, "local", 2, None)
     api = add_in_lane(core, "api", 3, "openai:m@http://x/v1")
-    taken_by_gpu = [core.next_shard("engine-1") for _ in range(4)]
-    assert [s for s in taken_by_gpu if s is not None] == local, "a vLLM engine must never take an API model's shard"
-    taken_by_api = [core.next_shard("api-1", lane="openai:m@http://x/v1") for _ in range(4)]
-    assert [s for s in taken_by_api if s is not None] == api, "an API engine takes its own model only"
+
+    def run_all(engine: str, lane: str | None = None) -> list[FakeShard]:
+        taken = []
+        while (shard := core.next_shard(engine, lane)) is not None:
+            taken.append(shard)
+            core.finish(shard)
+        return taken
+
+    assert run_all("engine-1") == local, "a vLLM engine must never take an API model's shard"
+    assert run_all("api-1", lane="openai:m@http://x/v1") == api, "an API engine takes its own model only"
     assert core.next_shard("engine-2") is None, "an engine that joins later is lane None: nothing left for it"
 
 
