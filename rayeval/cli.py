@@ -8,21 +8,22 @@ when it runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from rayeval.cli_options import flag, render_refs, settings_over, with_options
+from rayeval.cli_options import PanelledCommand, flag, render_refs, settings_over, with_options
 from rayeval.run_file import RUN_PHASES, Phase
 from rayeval.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from rich.console import Console
 
     from rayeval.benchmarks.base import Benchmark
     from rayeval.engine.actor import EngineFactory
@@ -39,23 +40,45 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="rayeval",
     help="Evaluate LLM checkpoints on IFEval, TruthfulQA, AlpacaEval 2 and LiveBench with vLLM on Ray.",
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Benchmark data: fetch it ahead of time for air-gapped clusters.", no_args_is_help=True)
+data_app = typer.Typer(help="Benchmark data: fetch it ahead of time for air-gapped clusters.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
-out = Console()
-err = Console(stderr=True)
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    """Made on first output: `rayeval --help` never imports rich (~50 ms of its start-up)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def out() -> Console:
+    """Where results go (stdout)."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """Where progress, warnings and errors go (stderr)."""
+    return _console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """`text` shown as written inside rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _show_version(value: bool) -> None:
     if value:
         from rayeval import __version__
 
-        out.print(f"rayeval {__version__}")
+        out().print(f"rayeval {__version__}")
         raise typer.Exit()
 
 
@@ -87,7 +110,7 @@ ModelInputs = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=PanelledCommand)
 @with_options("generate")
 def generate(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate benchmark responses for one model, many models or a folder of checkpoints."""
@@ -105,22 +128,22 @@ def _generate(request: GenerateRequest, skipped_folders: list[tuple[Path, str]],
         return False
     store, data, layout, plan, failed = started
     for model_id, bench in plan.skipped:
-        err.print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
+        err().print(f"skip {model_id}/{bench}: output exists ({flag('run.skip_existing')})")
     if not plan.work:
-        err.print("nothing to generate")
+        err().print("nothing to generate")
         _print_failed_models(failed)
         return bool(failed)
-    err.print(
+    err().print(
         f"generating {sum(w.num_requests for w in plan.work)} prompts for {len({w.model.id for w in plan.work})} model(s) on {layout.describe()}"
     )
-    with ConsoleProgress(err) as progress:
+    with ConsoleProgress(err()) as progress:
         report = run_generation(request, plan, data, store, layout, progress, engine_factory=engine_factory)
     report.failed_models.update(failed)
     _print_generation_report(report, store)
     return bool(report.failed_models or report.incomplete)
 
 
-@app.command()
+@app.command(cls=PanelledCommand)
 @with_options("generate", "evaluate", "sweep")
 def sweep(model_inputs: ModelInputs, settings: Settings) -> None:
     """Generate, score and judge every model or checkpoint in one job: each (model, benchmark) is
@@ -151,14 +174,14 @@ def _sweep(
     if started is None:
         return False
     store, data, layout, plan, failed = started
-    err.print(
+    err().print(
         f"sweeping {len(plan.models)} model(s) × {len(plan.benchmarks)} benchmark(s): "
         f"{sum(w.num_requests for w in plan.work)} prompts to generate on {layout.describe()}, {len(plan.skipped)} pair(s) already generated"
     )
     if watching is not None:
         until = watching.until.describe() if watching.until else f"Ctrl-C (no {flag('sweep.watch_until')} given)"
-        err.print(f"then watching {', '.join(watching.watcher.model_inputs)} for new checkpoints until {until}", highlight=False)
-    with ConsoleProgress(err) as progress:
+        err().print(f"then watching {', '.join(watching.watcher.model_inputs)} for new checkpoints until {until}", highlight=False)
+    with ConsoleProgress(err()) as progress:
         report = run_sweep(request, plan, data, store, layout, progress, engine_factory=engine_factory, watching=watching)
     report.generation.failed_models.update(failed)
     _print_generation_report(report.generation, store)
@@ -182,7 +205,7 @@ def _watched(model_inputs: list[str], settings: Settings) -> tuple[GenerateReque
     watcher = CheckpointWatcher(model_inputs, ReadinessRules(options.watch_settle_s, options.watch_marker))
     poll = watcher.poll()
     for line in watcher.news(poll):
-        err.print(line, highlight=False)
+        err().print(line, highlight=False)
     request = GenerateRequest(models=poll.ready, benchmarks=_benchmarks(settings), settings=settings)
     return request, poll.skipped, Watching(watcher, options.watch_until, options.watch_poll_s)
 
@@ -242,7 +265,7 @@ def _start(
     )
     _check_cpu_fit(request, layout, cluster_node_cpus())
     for folder, reason in skipped_folders:
-        err.print(f"skip folder {folder}: {reason}", highlight=False)
+        err().print(f"skip folder {folder}: {reason}", highlight=False)
     return store, data, layout, planner(request, data, store, layout), failed
 
 
@@ -256,7 +279,7 @@ def _check_cpu_fit(request: GenerateRequest, layout: Any, node_cpus: list[float]
 
 def _print_failed_models(failed: dict[str, str]) -> None:
     for model_id, reason in failed.items():
-        err.print(f"[red]failed[/red] {model_id}: {escape(render_refs(reason))}", highlight=False, soft_wrap=True)
+        err().print(f"[red]failed[/red] {model_id}: {escape(render_refs(reason))}", highlight=False, soft_wrap=True)
 
 
 def _cluster_node_gpus(address: str | None) -> list[float]:
@@ -277,31 +300,31 @@ def _print_plan(plan: Plan, layout: Any, store: Any, skipped_folders: list[tuple
         benches = [f"{w.benchmark.name} ({w.num_requests})" for w in plan.work if w.model.id == model.id]
         benches += [f"{b} (skip: exists)" for m, b in plan.skipped if m == model.id]
         table.add_row(model.id, model.path, "" if model.step is None else str(model.step), ", ".join(benches))
-    out.print(table)
-    out.print("prompts per benchmark: " + ", ".join(f"{k}={v}" for k, v in plan.item_counts.items()))
-    out.print(f"engines: {layout.describe()}; results: {store.root}")
+    out().print(table)
+    out().print("prompts per benchmark: " + ", ".join(f"{k}={v}" for k, v in plan.item_counts.items()))
+    out().print(f"engines: {layout.describe()}; results: {store.root}")
     for folder, reason in skipped_folders:
-        out.print(f"skipped folder {folder}: {reason}", highlight=False)
+        out().print(f"skipped folder {folder}: {reason}", highlight=False)
 
 
 def _print_generation_report(report: RunReport, store) -> None:
     seconds = report.run_seconds
     rate = report.completion_tokens / seconds if seconds else 0.0
-    err.print(
+    err().print(
         f"done: {len(report.finished)} model/benchmark pair(s) written to {store.root}; "
         f"{report.shards_run} shard(s) run, {report.shards_resumed} resumed, {report.shards_retried} retried; "
         f"{report.model_loads} model load(s) ({report.load_seconds:.0f}s); {rate:.1f} generated tok/s per engine"
     )
     for model_id, reason in report.failed_models.items():
-        err.print(f"[red]failed[/red] {model_id}: {render_refs(reason)}", highlight=False)
+        err().print(f"[red]failed[/red] {model_id}: {render_refs(reason)}", highlight=False)
     for (model_id, bench), reason in report.incomplete.items():
-        err.print(f"[yellow]incomplete[/yellow] {model_id}/{bench}: {reason}", highlight=False)
+        err().print(f"[yellow]incomplete[/yellow] {model_id}/{bench}: {reason}", highlight=False)
 
 
 # -- evaluate ----------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PanelledCommand)
 @with_options("evaluate")
 def evaluate(
     settings: Settings,
@@ -332,9 +355,9 @@ def _score(model_ids: list[str], settings: Settings) -> bool:
     store = ResultStore(settings.run.results_dir)
     todo, skipped = plan_evaluations(model_ids, _benchmarks(settings), store, settings.run.skip_existing)
     for outcome in skipped:
-        err.print(f"skip {outcome.model_id}/{outcome.benchmark}: {render_refs(outcome.skipped or '')}", highlight=False)
+        err().print(f"skip {outcome.model_id}/{outcome.benchmark}: {render_refs(outcome.skipped or '')}", highlight=False)
     if not todo:
-        err.print("nothing to evaluate")
+        err().print("nothing to evaluate")
         return False
     store.check_writable()
     connect(settings.run.address)
@@ -346,6 +369,7 @@ def _score(model_ids: list[str], settings: Settings) -> bool:
 def _print_sweep_table(models: list[ModelSpec], benches: list[Benchmark[Any]], store: Any) -> None:
     """Models (in step order) × each benchmark's headline metrics, from the summaries files.
     Printed as wide as it needs (never with a truncated number)."""
+    from rich.console import Console
     from rich.table import Table
 
     columns = [(bench.name, metric) for bench in benches for metric in bench.headline_metrics]
@@ -359,7 +383,7 @@ def _print_sweep_table(models: list[ModelSpec], benches: list[Benchmark[Any]], s
         cells = ["" if values.get(column) is None else f"{values[column]:.4f}" for column in columns]
         table.add_row(model.id, "" if model.step is None else str(model.step), *cells)
     needed = 4 + max([len(m.id) for m in models] + [5]) + 7 + sum(max(len(b), len(m), 6) + 3 for b, m in columns)
-    Console(file=out.file, width=max(out.width, needed)).print(table)
+    Console(file=out().file, width=max(out().width, needed)).print(table)
 
 
 def _print_failures(failures: list[tuple[str, str, str]]) -> None:
@@ -370,7 +394,7 @@ def _print_failures(failures: list[tuple[str, str, str]]) -> None:
         table.add_column(column, overflow="fold")
     for model_id, bench, reason in failures:
         table.add_row(model_id, bench, escape(render_refs(reason)))
-    err.print(table)
+    err().print(table)
 
 
 def _print_scores(outcomes: list[EvalOutcome]) -> None:
@@ -383,23 +407,23 @@ def _print_scores(outcomes: list[EvalOutcome]) -> None:
         for score in outcome.scores:
             value = "" if score.value is None else f"{score.value:.4f}"
             table.add_row(outcome.model_id, outcome.benchmark, score.metric, value)
-    out.print(table)
+    out().print(table)
     _print_warnings(outcomes)
     for outcome in outcomes:
         if outcome.error:
-            err.print(f"[red]failed[/red] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(outcome.error))}", highlight=False)
+            err().print(f"[red]failed[/red] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(outcome.error))}", highlight=False)
 
 
 def _print_warnings(outcomes: list[EvalOutcome]) -> None:
     for outcome in outcomes:
         for warning in outcome.warnings:
-            err.print(f"[yellow]warning[/yellow] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(warning))}", highlight=False)
+            err().print(f"[yellow]warning[/yellow] {outcome.model_id}/{outcome.benchmark}: {escape(render_refs(warning))}", highlight=False)
 
 
 # -- run ---------------------------------------------------------------------------------------
 
 
-@app.command("run")
+@app.command("run", cls=PanelledCommand)
 @with_options(*RUN_PHASES)
 def run_file(
     ctx: typer.Context,
@@ -421,7 +445,7 @@ def run_file(
 
     contents = load_run_file(path)
     for warning in contents.warnings:
-        err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+        err().print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     settings = settings_over(contents.sections, ctx, RUN_PHASES)
     discovery = model_specs(contents, settings.api.key_env)
     request = GenerateRequest(models=discovery.models, benchmarks=_benchmarks(settings), settings=settings)
@@ -443,7 +467,7 @@ def run_phase(
 # -- data --------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PanelledCommand)
 @with_options("report")
 def report(
     settings: Settings,
@@ -468,16 +492,16 @@ def report(
             raise RayevalError(f"{flag('report.compare')} takes exactly two models: rayeval report {flag('report.compare')} A B")
         from rayeval.report.collect import load_report
 
-        print_comparison(out, load_report(store, models or [], None), *(models or []))
+        print_comparison(out(), load_report(store, models or [], None), *(models or []))
         return
     data = write_report(store, models or [], settings.report)
-    print_headline(out, data)
-    err.print(f"report: {store.report_file('report.html')} (and report.md, report.csv, comparisons.csv, plots/)", highlight=False)
+    print_headline(out(), data)
+    err().print(f"report: {store.report_file('report.html')} (and report.md, report.csv, comparisons.csv, plots/)", highlight=False)
     for name in log_to_trackers(data, settings.report, store.report_dir()):
-        err.print(f"report: logged to {name}")
+        err().print(f"report: logged to {name}")
 
 
-@data_app.command("pull")
+@data_app.command("pull", cls=PanelledCommand)
 @with_options("data")
 def data_pull(settings: Settings) -> None:
     """Download every hub file the benchmarks need into rayeval's cache."""
@@ -487,7 +511,7 @@ def data_pull(settings: Settings) -> None:
     for bench in _benchmarks(settings):
         bench.pull(data, settings.options_for(bench.name))
     for path in sorted(data.used):
-        out.print(path)
+        out().print(path)
 
 
 def main() -> None:
@@ -497,5 +521,5 @@ def main() -> None:
     try:
         app()
     except RayevalError as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(render_refs(str(exc)))}", highlight=False, soft_wrap=True)
+        err().print(f"[bold red]error:[/bold red] {escape(render_refs(str(exc)))}", highlight=False, soft_wrap=True)
         sys.exit(2)

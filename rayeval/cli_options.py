@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import typer
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
-from rich.markup import escape
+from typer.core import TyperCommand
 
 from rayeval.errors import RayevalError
 from rayeval.options import Phase, field_phases
@@ -125,7 +125,7 @@ class CliOption:
             python_type = Optional[python_type]  # noqa: UP045 (typer reads typing.Optional)
         typer_option = typer.Option(
             *self.declarations(),
-            help=escape(self.help()),  # help is rich markup: "[default: ...]" must stay text
+            help=self.help(),
             envvar=ENVVARS.get(self.path),
             rich_help_panel=PANELS.get(self.section, f"{self.section} benchmark"),
             show_default=not self.secret and self.default is not None,
@@ -133,6 +133,26 @@ class CliOption:
         return inspect.Parameter(
             self.param, inspect.Parameter.KEYWORD_ONLY, default=self.default, annotation=Annotated[python_type, typer_option]
         )
+
+
+class PanelledCommand(TyperCommand):
+    """A command whose help shows its options in sections (`PANELS`: Run, Engine, ... one per
+    benchmark), in click's plain help format. typer's rich help does the same with boxes, but
+    its formatter imports rich's Markdown, syntax and traceback renderers: ~0.2 s, half of what
+    `rayeval --help` may take (bench/bench_startup.py)."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:  # hidden
+                continue
+            title = "Arguments" if param.param_type_name == "argument" else getattr(param, "rich_help_panel", None) or "Options"
+            sections.setdefault(title, []).append(record)
+        for title, records in sections.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
 
 
 def _without_none(annotation: Any) -> Any:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Generic, TypeVar
 
+from rayeval.entry_points import installed_entry_points
 from rayeval.errors import RayevalError
 
 T = TypeVar("T")
@@ -47,8 +47,8 @@ class Registry(Generic[T]):
         self._loaded: dict[str, T] = {}
 
     def refresh(self) -> None:
-        """Read the installed entry points again (they are read once per process: scanning every
-        installed distribution costs ~35 ms, which `rayeval --help` would pay on each lookup)."""
+        """Look the installed entry points up again (they are looked up once per process, and
+        kept between processes by `rayeval.entry_points` until the installation changes)."""
         self._installed = None
 
     def register(self, name: str, target: str) -> None:
@@ -59,8 +59,7 @@ class Registry(Generic[T]):
 
     def _targets(self) -> dict[str, str]:
         if self._installed is None:
-            group = metadata.entry_points(group=self.entry_point_group) if self.entry_point_group else ()
-            self._installed = {ep.name: ep.value for ep in group}
+            self._installed = installed_entry_points(self.entry_point_group) if self.entry_point_group else {}
         found = dict(self._installed)
         found.update(self._added)
         found.update(self._builtins)

@@ -79,7 +79,7 @@ class Phase(str, enum.Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built when a run file is read, not for --help
 
 
 class _Entry(_Strict):
