@@ -1,15 +1,22 @@
-"""The package's import graph has no cycles.
+"""The package's import graph has no cycles, and the command line's help imports nothing heavy.
 
 Every import counts, also those inside functions (the lazy imports that keep `rayeval --help`
 fast), except those under `if TYPE_CHECKING:`; importing `a.b.c` also runs the packages `a` and
 `a.b`, so those are edges too (except a module's own enclosing packages, which are already
 running when it is imported). A cycle means two modules cannot be understood (or imported)
 without each other: the fix is to move what both need into a third module below them.
+
+`rayeval --help` answers in well under 0.5 s (bench/bench_startup.py measures it) because it
+imports only typer, pydantic and rayeval's light modules: the test below runs the help of every
+command in a fresh interpreter and names every heavy module it finds imported.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rayeval"
@@ -94,3 +101,48 @@ def test_the_checker_sees_a_cycle() -> None:
     graph = import_graph()
     assert "rayeval.benchmarks.ifeval.scoring" in graph["rayeval.benchmarks.ifeval.spec"], "lazy imports must count"
     assert "rayeval.benchmarks" in graph["rayeval.plan"], "parent packages must count"
+
+
+LAZY_AT_HELP = {
+    "rich": "~50 ms; consoles are made on first output (rayeval.cli.out/err)",
+    "typer.rich_utils": "~0.2 s: rich help imports Markdown, syntax and traceback renderers (rayeval.cli_options.PanelledCommand)",
+    "markdown_it": "imported by typer's rich help",
+    "pygments": "imported by typer's rich help",
+    "yaml": "only config and run files need it",
+    "ray": "seconds; only a command that runs work needs it",
+    "vllm": "~6 s",
+    "torch": "seconds",
+    "transformers": "seconds",
+    "pandas": "~0.5 s; the scorers import it",
+    "numpy": "the scorers import it",
+    "httpx": "the judge and API engines import it",
+    "openai": "the judge and API engines import it",
+}
+"""Modules the help of any command must not import, and what importing them would cost."""
+
+HELP_RUN = """
+import contextlib, io, json, sys
+from rayeval.cli import app
+for args in (["--help"], ["generate", "--help"], ["sweep", "--help"], ["run", "--help"], ["evaluate", "--help"],
+             ["report", "--help"], ["data", "pull", "--help"]):
+    with contextlib.redirect_stdout(io.StringIO()) as shown:
+        try:
+            app(args)
+        except SystemExit:
+            pass
+    assert "Usage: " in shown.getvalue(), args
+from rayeval.settings import option_sections
+built = sorted(name for name, model in option_sections().items() if model.__pydantic_complete__)
+print(json.dumps({"modules": sorted(sys.modules), "built": built}))
+"""
+
+
+def test_help_imports_no_heavy_module_and_builds_no_validator() -> None:
+    """Every command's --help, in a fresh interpreter: none of `LAZY_AT_HELP` is imported, and no
+    options model has built its validator (they are built on first use: `defer_build`)."""
+    done = subprocess.run([sys.executable, "-c", HELP_RUN], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    imported = {name: why for name, why in LAZY_AT_HELP.items() if any(m == name or m.startswith(name + ".") for m in seen["modules"])}
+    assert not imported, f"--help imports heavy modules: {imported}"
+    assert seen["built"] == [], f"--help built the validators of {seen['built']}"
