@@ -135,11 +135,10 @@ class EvaluationRunner:
         self.store = store
         self.settings = settings
         self.judge_service = judge_service
-        self.judge = (
-            settings.judge
-            if settings.judge.cache_dir is not None
-            else settings.judge.model_copy(update={"cache_dir": store.judge_cache_dir()})
-        )
+        # The key is resolved here, on the driver: the scoring tasks and the judge service run in
+        # Ray workers, which on a cluster reached with --address lack the driver's environment.
+        judge = settings.judge
+        self.judge = judge.model_copy(update={"cache_dir": judge.cache_dir or store.judge_cache_dir(), "api_key": judge.resolved_key()})
         self.outcomes: list[EvalOutcome] = []
         self.started_at: dict[tuple[str, str], float] = {}
         """When each pair's scoring was submitted (`time.time()`), for reports and tests."""

@@ -147,7 +147,7 @@ class JudgePool:
             config = config.model_copy(update={"replicas": config.replica_limit})
         self._server = start_backend(config, self.refs)
         api_base, key = self._server.api_base, self._server.key
-        hint = option_ref("judge.api_key") + ("" if config.api_key is not None else " or " + "/".join(KEY_ENV_VARS))
+        hint = f"{option_ref('judge.api_key')} or {'/'.join(KEY_ENV_VARS)}"  # the driver may have resolved either into api_key
         check_endpoint(api_base, key, config.timeout, "judge", hint, option_ref(self.refs.api_base))
         count = max(1, min(MAX_WORKERS, math.ceil(config.concurrency / SLOTS_PER_WORKER)))
         shares = [config.concurrency // count + (1 if i < config.concurrency % count else 0) for i in range(count)]

@@ -50,7 +50,9 @@ class WandbTracker:
         self.run: Any = None
 
     def start(self, name: str, settings: dict[str, Any]) -> None:
-        self.run = self.wandb.init(project=self.project, name=name, config=settings, reinit="create_new")
+        # No system metadata: it holds the process's command line, which may carry --judge-api-key.
+        no_meta = self.wandb.Settings(x_disable_meta=True)
+        self.run = self.wandb.init(project=self.project, name=name, config=settings, reinit="create_new", settings=no_meta)
 
     def log(self, metrics: dict[str, float], step: int | None) -> None:
         self.run.log(metrics, step=step or 0)
