@@ -5,7 +5,8 @@ tests/test_e2e_vllm.py covers it); scoring, the judge service, the result files 
 file's path from YAML to `ModelSpec`s are real. The evaluate test runs the real command in a
 subprocess on outputs placed by hand, as other tools leave them: GPT-4's IFEval responses shipped
 with the official benchmark and a real 8B model's LiveBench answer files (both from ../shared/data,
-with their official scores), and checks that no key reaches any file written, Ray's logs included.
+with their official scores). That no key given to these commands is written anywhere is
+tests/test_secrets.py's to prove.
 """
 
 from __future__ import annotations
@@ -75,16 +76,6 @@ def run(path: Path, phase: Phase, factory) -> bool:
     return run_phase(phase, request, discovery.skipped, factory)
 
 
-def written_files_containing(roots: list[Path], *secrets: str) -> list[str]:
-    found = []
-    for root in roots:
-        for path in root.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                data = path.read_bytes()
-                found += [f"{path}: {secret}" for secret in secrets if secret.encode() in data]
-    return found
-
-
 def test_generate_then_evaluate_then_all(standin, tmp_path: Path) -> None:
     results = tmp_path / "results"
     path = run_file(tmp_path, results)
@@ -107,10 +98,9 @@ def test_generate_then_evaluate_then_all(standin, tmp_path: Path) -> None:
     for model_id in ids:
         assert (swept / model_id / "ifeval" / "metrics.json").is_file()
         assert "prompt_level_strict_acc" in {row["metric"] for row in ResultStore(swept).read_scores(model_id)}
-    assert written_files_containing([results, swept], JUDGE_KEY) == []
 
 
-def test_evaluate_scores_outputs_placed_by_hand_and_no_key_is_written(tmp_path: Path) -> None:
+def test_evaluate_scores_outputs_placed_by_hand(tmp_path: Path) -> None:
     data = SHARED / "data"
     results = tmp_path / "results"
     ifeval = results / "gpt4-ref" / "ifeval"
@@ -158,8 +148,5 @@ def test_evaluate_scores_outputs_placed_by_hand_and_no_key_is_written(tmp_path: 
         livebench_scores = {row["metric"]: row["value"] for row in store.read_scores("llama-8b")}
         assert livebench_scores["task/web_of_lies_v2"] == pytest.approx(100 * sum(official) / len(official))
         assert "skip llama-8b/ifeval: no ifeval generations" in result.stderr
-        leaks = written_files_containing([results, ray_dir], JUDGE_KEY, MODEL_KEY)
-        assert leaks == [] and MODEL_KEY not in result.stdout + result.stderr and JUDGE_KEY not in result.stdout + result.stderr
-        assert any(ray_dir.rglob("*.log")), "Ray's logs were not where the test looked"
     finally:
         shutil.rmtree(ray_dir, ignore_errors=True)
