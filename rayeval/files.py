@@ -16,6 +16,13 @@ from typing import Any
 
 from rayeval.errors import RayevalError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+"""The process's umask, read once at import (reading it means setting it, which is not safe once
+threads run): `mkstemp` creates files 0600, and results on a shared disk must be readable by the
+team as any file the user writes would be."""
+FILE_MODE = 0o666 & ~_UMASK
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see either the old file or the whole new one.
@@ -35,6 +42,7 @@ def _write_then_rename(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

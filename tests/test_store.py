@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,14 @@ def test_unwritable_results_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(RayevalError, match="not writable"):
         ResultStore(blocker / "results").check_writable()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_get_the_mode_the_umask_gives_any_new_file(tmp_path: Path, umask: int, mode: int) -> None:
+    """A results folder on a shared disk is read by the whole team: the temporary file behind an
+    atomic write (0600 from mkstemp) must not make every result private. In a fresh process,
+    since the umask is read when `rayeval.files` is imported."""
+    target = tmp_path / "out.json"
+    code = f"import os; os.umask({umask}); from pathlib import Path; from rayeval.files import atomic_write_text; atomic_write_text(Path({str(target)!r}), 'x')"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert stat.S_IMODE(target.stat().st_mode) == mode
