@@ -3,7 +3,7 @@ interval band, base/API/final models as labelled horizontal reference lines (das
 interval as a light band). A checkpoint whose difference from the previous one is within noise
 (paired test) is drawn hollow, so a rise that is only noise is visible as such.
 
-matplotlib (the `report` extra) through its object API (`Figure` with the Agg canvas), never
+matplotlib (a core dependency: every sweep draws its report) through its object API (`Figure` with the Agg canvas), never
 pyplot: no display needed, no global figure registry, so a sweep may redraw in a background thread
 (`rayeval.report.refresher`). Imported only here.
 """
