@@ -30,9 +30,9 @@ def install(site: Path, name: str, entry: str) -> None:
     (dist / "entry_points.txt").write_text(f"[rayeval.benchmarks]\n{entry}\n")
 
 
-def lookup(site: Path, cache: Path) -> dict:
+def lookup(site: Path, cache: Path, cwd: Path | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(site), "RAYEVAL_CACHE_DIR": str(cache)}
-    done = subprocess.run([sys.executable, "-c", LOOKUP], capture_output=True, text=True, timeout=60, env=env, cwd=site)
+    done = subprocess.run([sys.executable, "-c", LOOKUP], capture_output=True, text=True, timeout=60, env=env, cwd=cwd or site)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -45,6 +45,16 @@ def test_entry_points_are_scanned_once_then_again_after_an_install(tmp_path: Pat
     assert lookup(site, cache) == {"found": {"one": "first.spec:BENCHMARK"}, "scans": 0}  # from the cache
     install(site, "second", "two = second.spec:BENCHMARK")
     assert lookup(site, cache) == {"found": {"one": "first.spec:BENCHMARK", "two": "second.spec:BENCHMARK"}, "scans": 1}
+
+
+def test_each_import_path_keeps_its_own_answer(tmp_path: Path) -> None:
+    """`python -c` from two folders: two import paths, each scanned once, then both remembered."""
+    site, cache, elsewhere = tmp_path / "site", tmp_path / "cache", tmp_path / "elsewhere"
+    cache.mkdir()
+    elsewhere.mkdir()
+    install(site, "first", "one = first.spec:BENCHMARK")
+    assert [lookup(site, cache)["scans"], lookup(site, cache, cwd=elsewhere)["scans"]] == [1, 1]
+    assert [lookup(site, cache)["scans"], lookup(site, cache, cwd=elsewhere)["scans"]] == [0, 0]
 
 
 def test_no_cache_folder_is_created_for_it(tmp_path: Path) -> None:
