@@ -1,9 +1,9 @@
 """The `rayeval` command line.
 
 The commands' options are generated from the typed option models (`rayeval.cli_options`). At
-module level only typer, rich, pydantic and the light benchmark specs are imported, so
-`rayeval --help` answers at once; every command imports what it needs (ray, vLLM, the scorers)
-when it runs.
+module level only typer, pydantic and the light benchmark specs are imported, so `rayeval --help`
+answers at once (target < 0.5 s: bench/bench_startup.py); rich is imported on first output, and
+every command imports what it needs (ray, vLLM, the scorers) when it runs.
 """
 
 from __future__ import annotations
