@@ -98,6 +98,20 @@ def _manifest_start(request: GenerateRequest, plan: Plan, data: DataSource, layo
     return per_model
 
 
+def run_timing(report: RunReport) -> dict[str, float | int]:
+    """The whole run's clock (shared by every model it generated for), so load and generation
+    time can be told apart afterwards: `bench/bench_vs_replaced_tool.py` takes the steady state of
+    a one-engine run as `scheduler_seconds - engine_load_seconds`. Loads of several engines
+    overlap, so with more than one engine that difference is not the generation time."""
+    return {
+        "engine_loads": report.model_loads,
+        "engine_load_seconds": round(report.load_seconds, 3),
+        "scheduler_seconds": round(report.wall_seconds, 3),
+        "engine_run_seconds": round(report.run_seconds, 3),
+        "completion_tokens": report.completion_tokens,
+    }
+
+
 def run_generation(
     request: GenerateRequest,
     plan: Plan,
@@ -128,7 +142,10 @@ def run_generation(
     finished = now_iso()
     for model_id in {w.model.id for w in plan.work}:
         statuses = {name: {"status": "complete", "finished_at": finished} for (mid, name) in report.finished if mid == model_id}
-        update: dict[str, Any] = {"benchmarks": {**store.read_manifest(model_id).get("benchmarks", {})}}
+        update: dict[str, Any] = {
+            "benchmarks": {**store.read_manifest(model_id).get("benchmarks", {})},
+            "generation": {"run_timing": run_timing(report)},
+        }
         for name, status in statuses.items():
             update["benchmarks"][name] = {**update["benchmarks"].get(name, {}), **status}
         for (mid, name), reason in report.incomplete.items():

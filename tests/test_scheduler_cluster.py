@@ -148,6 +148,10 @@ def test_broken_checkpoint_does_not_sink_the_run(cluster, tmp_path: Path, shared
         assert_each_response_once(store, model, data)
         manifest = json.loads((tmp_path / model.id / "run.json").read_text())
         assert manifest["benchmarks"]["ifeval"]["status"] == "complete" and manifest["error"] is None
+        timing = manifest["generation"]["run_timing"]  # the bench's source for load vs generation time
+        assert timing["scheduler_seconds"] == round(report.wall_seconds, 3) > 0
+        assert timing["engine_loads"] == report.model_loads and timing["completion_tokens"] == report.completion_tokens
+        assert manifest["generation"]["layout"] == {"num_engines": 2, "tp_size": 2, "gpu": True}, "merged, not replaced"
     broken = json.loads((tmp_path / "run_checkpoint-2" / "run.json").read_text())
     assert broken["benchmarks"]["ifeval"]["status"] == "failed" and "not a valid model config" in broken["error"]
     assert not (tmp_path / "run_checkpoint-2" / "ifeval" / "candidate_outputs.jsonl").exists()
