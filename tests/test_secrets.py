@@ -9,7 +9,7 @@ line in a subprocess. Keys come from the command line (`--judge-api-key`; a serv
 has no option of its own, `--api-key-env` names its variable), from files (a run file's
 `${VAR}` or a written key; a `--config` file refuses keys) and from the environment
 (`OPENAI_API_KEY`, `RAYEVAL_JUDGE_API_KEY`, the variable `--api-key-env` names, and `HF_TOKEN`
-in every run). Three cases have the key rejected with HTTP 401, one by an endpoint that echoes
+in every run). Two cases have a key rejected with HTTP 401, one by an endpoint that echoes
 the key back in its error body, so error messages are produced and checked.
 
 Every key is then looked for in each case's captured stdout and stderr and in every file the
@@ -402,10 +402,10 @@ def test_each_key_reached_its_endpoint_and_no_other(runs: Runs) -> None:
 
 def test_no_key_in_the_ray_session_logs(runs: Runs) -> None:
     """The logs of the cluster every command ran on: raylet, GCS, every driver and worker."""
-    logs = list(runs.ray_dir.glob("session_*/logs"))
-    drivers = [path for log in logs for path in log.glob("python-core-driver-*.log")]
-    workers = [path for log in logs for path in log.glob("worker-*.out")]
-    assert len(drivers) >= 8 and workers, "the commands' Ray logs are not where the test looks"
+    logs = [path.name for path in runs.ray_dir.glob("session_*/logs/*")]
+    for job in runs.jobs:  # each command's driver log is here, so its workers' are too
+        assert any(name.startswith(f"python-core-driver-{job['JobID']}") for name in logs), job
+    assert len(runs.jobs) > 8 and any(name.startswith("worker-") for name in logs)  # the test's driver and 8 commands on Ray
     assert files_holding_keys([runs.ray_dir]) == []
 
 
