@@ -32,7 +32,6 @@ from _table import Row, add_table_arguments, emit
 ANSWER = json.dumps(
     {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "m"}}]}
 ).encode()
-SERVICE = "bench-judge-service"
 QUICK_REQUESTS = 160
 """Requests of the concurrency measurement with --quick: 5 s of ideal time at C=16, L=0.5 s."""
 THROUGHPUT_TARGET = 0.90
@@ -105,33 +104,33 @@ def requests(n: int, tag: str) -> list[dict]:
     return [{"messages": [{"role": "user", "content": f"{tag} {i}"}], "max_tokens": 1} for i in range(n)]
 
 
-def evaluate_model(config: Any, model: str, count: int) -> list[str]:
+def evaluate_model(service: str, config: Any, model: str, count: int) -> list[str]:
     """One model's judged evaluation, as a sweep's scoring task runs it: its requests through the
     job's judge service. Returns the errors."""
     from rayeval.judge.service import open_judge
 
-    with open_judge(config, service=SERVICE) as judge:
+    with open_judge(config, service=service) as judge:
         outcomes = judge.complete(requests(count, model))
     return [str(o.error) for o in outcomes if not o.ok]
 
 
-def timed_sweep(config: Any, models: int, total: int) -> float:
+def timed_sweep(service: str, config: Any, models: int, total: int) -> float:
     """Seconds for `models` concurrent evaluation tasks sharing `total` requests through one
-    judge service (started and warmed up first, not timed)."""
+    judge service named `service` (started and warmed up first, not timed)."""
     import ray
 
     from rayeval.judge.service import start_judge_service, stop_judge_service
 
-    start_judge_service(SERVICE)
+    start_judge_service(service)
     try:
         task = ray.remote(num_cpus=0)(evaluate_model)  # scoring tasks wait on the judge, not on a CPU
-        ray.get(task.remote(config, "warm-up", 4))  # starts the judge's workers; not measured
+        ray.get(task.remote(service, config, "warm-up", 4))  # starts the judge's workers; not measured
         shares = [total // models + (1 if m < total % models else 0) for m in range(models)]
         started = time.perf_counter()
-        errors = [e for share in ray.get([task.remote(config, f"model-{m}", n) for m, n in enumerate(shares)]) for e in share]
+        errors = [e for share in ray.get([task.remote(service, config, f"model-{m}", n) for m, n in enumerate(shares)]) for e in share]
         elapsed = time.perf_counter() - started
     finally:
-        stop_judge_service(SERVICE)
+        stop_judge_service(service)
     if errors:
         raise SystemExit(f"{len(errors)} requests failed, e.g. {errors[0]}")
     return elapsed
@@ -159,7 +158,7 @@ def main() -> None:
         url, process = start_server(args.latency)
         servers.append(process)
         config = JudgeConfig(api_base=url, model="bench", concurrency=args.concurrency, timeout=30.0, cache_dir=None)
-        elapsed = timed_sweep(config, args.models, total)
+        elapsed = timed_sweep("bench-judge-concurrency", config, args.models, total)
         peak = peak_held(url)
         ideal = args.concurrency / args.latency
         achieved = total / elapsed
@@ -170,7 +169,7 @@ def main() -> None:
         url, process = start_server(0.02)
         servers.append(process)
         config = JudgeConfig(api_base=url, model="bench", concurrency=args.concurrency, rpm=args.rpm, timeout=30.0, cache_dir=None)
-        elapsed = timed_sweep(config, args.models, args.rpm_requests)
+        elapsed = timed_sweep("bench-judge-rpm", config, args.models, args.rpm_requests)
         budget = args.rpm_requests / args.rpm * 60.0
         print(f"rpm cap: {args.models} models, R={args.rpm:g}/min N={args.rpm_requests}: {elapsed:.2f}s vs N/R={budget:.2f}s "
               f"-> ratio {elapsed / budget:.3f}")  # fmt: skip
