@@ -114,8 +114,10 @@ class CliOption:
             return self.flags
         return tuple(f"{flag}/--no-{flag.removeprefix('--')}" if flag.startswith("--") else flag for flag in self.flags)
 
+    @functools.cached_property
     def parameter(self) -> inspect.Parameter:
-        """The typer parameter for this option."""
+        """The typer parameter for this option (made once: most options belong to several
+        commands, and typer copies what it is given)."""
         kind = self.value_type
         if self.is_flag or kind in (int, float, Path):
             python_type: Any = kind
@@ -196,10 +198,12 @@ def options_for(phases: Iterable[Phase]) -> list[CliOption]:
 def flag(path: str) -> str:
     """The long flag of option `path` (`judge.api_base` → `--judge-api-base`); the path itself
     for an option with no flag."""
-    for option in all_options():
-        if option.path == path:
-            return option.long_flag
-    return path
+    return _long_flags().get(path, path)
+
+
+@functools.cache
+def _long_flags() -> dict[str, str]:
+    return {option.path: option.long_flag for option in all_options()}
 
 
 def render_refs(message: str) -> str:
@@ -275,7 +279,7 @@ def with_options(*phases: Phase) -> Callable[[Callable[..., Any]], Callable[...,
                 _refuse(values)
             return command(**kept, settings=settings_from(values, options))
 
-        parameters = own + [option.parameter() for option in options] + refused
+        parameters = own + [option.parameter for option in options] + refused
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in parameters}
         return run
