@@ -1,9 +1,21 @@
 """Log-likelihood scoring of continuations with vLLM prompt log-probabilities.
 
 `run_loglikelihood` turns every (context, continuation) pair of every request into one token-id
-prompt, runs them all in a single batched `generate` call with
+prompt, runs them all in one batched `generate` call with
 `SamplingParams(prompt_logprobs=0, max_tokens=1)`, and sums the log-probabilities vLLM reports
 for the continuation's prompt positions. No Ray here; engine actors call it.
+
+Prefix cache: vLLM skips reading its prefix cache for prompt-logprob requests unless told
+otherwise (`skip_reading_prefix_cache`), because positions served from the cache come back
+without log-probabilities (vLLM 0.32 leaves those rows uninitialised). Yet every continuation of
+a request shares its context, and TruthfulQA's MC contexts share a long few-shot primer, so
+recomputing them is most of the work. So the batch reads the cache, and each output's
+`num_cached_tokens` says which positions were served from it: a continuation is scored from
+that output when the cache stopped before its first token's row (the last context position).
+The cache holds whole KV blocks of identical tokens (128 tokens on vLLM's CPU build, 16 on
+GPUs), so a hit can reach into a continuation (its first tokens equal a sibling's across a block
+boundary, or the context ends on one): only those sequences are run again without reading the
+cache. vLLMs without the flag (before ~0.11), or with the cache off, compute every position.
 
 Token split (lm-evaluation-harness conventions, `TemplateLM._encode_pair` / `loglikelihood`):
 
@@ -26,14 +38,15 @@ Token split (lm-evaluation-harness conventions, `TemplateLM._encode_pair` / `log
 - a sequence longer than the model's context is cut from the left (lm-eval does the same); a
   continuation that alone fills the context cannot be scored and is an error.
 
-`LoglikelihoodResult.prompt_tokens` counts every prompt token the request made vLLM process;
-`completion_tokens` is 0 (the one token vLLM must sample per prompt is discarded).
+`LoglikelihoodResult.prompt_tokens` counts the prompt tokens of the request's sequences, those
+served from the prefix cache included (as API usage counts them); `completion_tokens` is 0 (the one token vLLM must sample per prompt is discarded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rayeval.errors import RayevalError
 from rayeval.options import option_ref
@@ -141,21 +154,66 @@ def continuation_logprob(prompt_logprobs: Sequence, sequence: ScoredSequence) ->
     return total
 
 
+def continuation_computed(sequence: ScoredSequence, num_cached_tokens: int | None) -> bool:
+    """Whether vLLM computed the log-probabilities of every continuation token although its first
+    `num_cached_tokens` prompt tokens came from the prefix cache. The log-probability of the token
+    at position p comes from position p - 1, so the first continuation token needs its
+    predecessor (the last context token) computed, not cached."""
+    first_row = len(sequence.token_ids) - sequence.continuation_length - 1
+    return (num_cached_tokens or 0) <= first_row
+
+
 def _max_model_len(llm) -> int | None:
     config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
     return getattr(config, "max_model_len", None)
 
 
-def run_loglikelihood(llm, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-    """Score all continuations of all `requests` in one batched vLLM call; results in request order."""
+def _generate(llm, sequences: Sequence[ScoredSequence], read_prefix_cache: bool) -> list:
+    """One batched vLLM call over the sequences (vLLM `RequestOutput`s, in order)."""
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
+    # without the flag vLLM does not read its prefix cache for prompt-logprob requests
+    reading = {"skip_reading_prefix_cache": False} if read_prefix_cache else {}
+    params = SamplingParams(prompt_logprobs=0, max_tokens=1, temperature=0.0, **reading)
+    return llm.generate([TokensPrompt(prompt_token_ids=list(seq.token_ids)) for seq in sequences], params, use_tqdm=False)
+
+
+def _can_read_prefix_cache() -> bool:
+    """Whether this vLLM lets prompt-logprob requests read the prefix cache (the flag came with
+    vLLM 0.11-ish; older versions always recompute)."""
+    from vllm import SamplingParams
+
+    return "skip_reading_prefix_cache" in getattr(SamplingParams, "__struct_fields__", ())
+
+
+def score_recomputing(llm, sequences: Sequence[ScoredSequence]) -> list[float]:
+    """Continuation log-likelihoods with every prompt position computed (no prefix-cache reads):
+    what `score_reusing_prefixes` falls back to, and the reference it must equal."""
+    outputs = _generate(llm, sequences, read_prefix_cache=False)
+    return [continuation_logprob(out.prompt_logprobs, seq) for seq, out in zip(sequences, outputs, strict=True)]
+
+
+def score_reusing_prefixes(llm, sequences: Sequence[ScoredSequence]) -> list[float]:
+    """Continuation log-likelihoods, shared prefixes computed once (see the module docstring)."""
+    if not _can_read_prefix_cache():
+        return score_recomputing(llm, sequences)
+    outputs = _generate(llm, sequences, read_prefix_cache=True)
+    pairs = list(zip(sequences, outputs, strict=True))
+    again = [i for i, (seq, out) in enumerate(pairs) if not continuation_computed(seq, out.num_cached_tokens)]
+    recomputed = dict(zip(again, score_recomputing(llm, [sequences[i] for i in again]), strict=True)) if again else {}
+    return [recomputed[i] if i in recomputed else continuation_logprob(out.prompt_logprobs, seq) for i, (seq, out) in enumerate(pairs)]
+
+
+Scorer = Callable[[Any, Sequence[ScoredSequence]], list[float]]
+
+
+def run_loglikelihood(llm, requests: list[LoglikelihoodRequest], scorer: Scorer = score_reusing_prefixes) -> list[LoglikelihoodResult]:
+    """Score all continuations of all `requests`; results in request order. `scorer` runs the
+    sequences on the engine (`score_recomputing` is the reference benchmarks compare with)."""
     sequences = build_sequences(llm.get_tokenizer(), requests, _max_model_len(llm))
     flat = [seq for per_request in sequences for seq in per_request if seq.continuation_length]
-    params = SamplingParams(prompt_logprobs=0, max_tokens=1, temperature=0.0)
-    outputs = llm.generate([TokensPrompt(prompt_token_ids=list(seq.token_ids)) for seq in flat], params, use_tqdm=False)
-    scores = iter([continuation_logprob(out.prompt_logprobs, seq) for seq, out in zip(flat, outputs)])
+    scores = iter(scorer(llm, flat))
     results = []
     for request, per_request in zip(requests, sequences):
         # an empty continuation has probability 1: log-likelihood 0 without asking the model

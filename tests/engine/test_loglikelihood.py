@@ -11,6 +11,7 @@ import pytest
 from rayeval.engine.loglikelihood import (
     ScoredSequence,
     build_sequences,
+    continuation_computed,
     continuation_logprob,
     encode_pair,
     fit_to_context,
@@ -116,3 +117,13 @@ def test_continuation_logprob_sums_only_continuation_positions():
     entry = lambda token, lp: {token: SimpleNamespace(logprob=lp), 99: SimpleNamespace(logprob=-0.01)}  # noqa: E731
     prompt_logprobs = [None, entry(6, -1.0), entry(7, -2.0), entry(8, -4.0)]
     assert continuation_logprob(prompt_logprobs, seq) == -6.0
+
+
+def test_a_continuation_counts_as_computed_only_when_the_cache_stopped_before_it():
+    """The first continuation token's log-probability comes from the last context position, so
+    a cache hit may cover the context but that last position."""
+    seq = ScoredSequence(token_ids=(5, 6, 7, 8, 9), continuation_length=2)  # context 5 6 7
+    assert continuation_computed(seq, None) and continuation_computed(seq, 0)
+    assert continuation_computed(seq, 2)  # position 2 (token 7) computed: token 8 is scored
+    assert not continuation_computed(seq, 3)  # the whole context cached: token 8's row is missing
+    assert not continuation_computed(seq, 4)  # a sibling's block reached into the continuation

@@ -2,7 +2,10 @@
 
 - The MC1/MC2 and binary log-likelihoods of `run_loglikelihood` are checked against an
   independent computation with `transformers` (same tokens, same log-probs within bf16 noise),
-  and all continuations must go through vLLM in one batched call.
+  and all continuations must go through vLLM in one batched call (plus one for any continuation
+  a prefix-cache hit reached into).
+- Reusing the prefix cache gives the log-likelihoods of recomputing every prompt, also for
+  continuations that a cache hit reaches into.
 - The whole flow of the plugin (requests -> engine -> generation files -> evaluate) runs on a
   few questions.
 """
@@ -44,20 +47,21 @@ def llm(model_path):
     engine.llm_engine.engine_core.shutdown()
 
 
-class CountingLLM:
-    """The real engine, counting `generate` calls."""
+class RecordingLLM:
+    """The real engine, recording what each `generate` call returned."""
 
     def __init__(self, llm) -> None:
         self._llm = llm
         self.llm_engine = llm.llm_engine
-        self.generate_calls = 0
+        self.calls: list[list] = []
 
     def get_tokenizer(self):
         return self._llm.get_tokenizer()
 
     def generate(self, *args, **kwargs):
-        self.generate_calls += 1
-        return self._llm.generate(*args, **kwargs)
+        outputs = self._llm.generate(*args, **kwargs)
+        self.calls.append(outputs)
+        return outputs
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +74,9 @@ def scored(llm, items):
     from rayeval.engine.loglikelihood import run_loglikelihood
 
     requests = [r for r in BENCHMARK.build_requests(items) if isinstance(r, LoglikelihoodRequest)]
-    counting = CountingLLM(llm)
-    results = run_loglikelihood(counting, requests)
-    return requests, results, counting.generate_calls
+    recording = RecordingLLM(llm)
+    results = run_loglikelihood(recording, requests)
+    return requests, results, recording.calls
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +113,18 @@ def _reference_scores(reference_model, request: LoglikelihoodRequest) -> list[tu
     return scores
 
 
-def test_one_batched_call_for_all_continuations(scored):
+def test_one_batched_call_for_all_continuations(llm, scored):
+    from rayeval.engine.loglikelihood import build_sequences, continuation_computed
+
     requests, results, calls = scored
-    assert calls == 1
+    sequences = [seq for per_request in build_sequences(llm.get_tokenizer(), requests, None) for seq in per_request]
+    assert [list(out.prompt_token_ids) for out in calls[0]] == [list(seq.token_ids) for seq in sequences]
+    assert any(out.num_cached_tokens for out in calls[0])  # the shared primer came from the cache
+    # a second call only for the continuations whose cache hit covered their first token's row
+    again = [seq for seq, out in zip(sequences, calls[0]) if not continuation_computed(seq, out.num_cached_tokens)]
+    assert [[list(out.prompt_token_ids) for out in call] for call in calls[1:]] == (
+        [[list(seq.token_ids) for seq in again]] if again else []
+    )
     assert [r.key for r in results] == [r.key for r in requests]
     assert [len(r.logprobs) for r in results] == [len(r.continuations) for r in requests]
 
@@ -153,3 +166,26 @@ def test_generate_then_evaluate(llm, items, scored, tmp_path):
     assert len(per_question) == QUESTIONS
     assert {"mc1", "mc2", "binary"} <= set(scores)
     assert 0.0 <= scores["mc2"] <= 1.0
+
+
+def test_reusing_prefixes_equals_recomputing(llm):
+    """Three questions' MC and binary requests, plus one request whose two continuations share
+    their first 300 tokens, so a cache hit reaches into the second one's continuation (whole
+    KV blocks: 128 tokens on the CPU, 16 on GPUs) and it must be run again without the cache."""
+    from rayeval.engine.loglikelihood import run_loglikelihood, score_recomputing
+
+    items = BENCHMARK.load_items(DataSource(), BENCHMARK.default_options())[:3]
+    shared = " and" * 300
+    requests = [
+        *(r for r in BENCHMARK.build_requests(items) if isinstance(r, LoglikelihoodRequest)),
+        LoglikelihoodRequest(key="long", context="Q: Say it.\nA:", continuations=(shared + " yes", shared + " no")),
+    ]
+    llm.reset_prefix_cache()
+    recording = RecordingLLM(llm)
+    reusing = run_loglikelihood(recording, requests)
+    assert len(recording.calls) == 2  # run again: at least the long pair's second continuation
+    assert any(len(out.prompt_token_ids) > 300 for out in recording.calls[1])
+    recomputed = run_loglikelihood(llm, requests, score_recomputing)
+    deltas = [abs(a - b) for r, s in zip(reusing, recomputed) for a, b in zip(r.logprobs, s.logprobs)]
+    assert len(deltas) == sum(len(r.continuations) for r in requests)
+    assert max(deltas) <= 1e-4
