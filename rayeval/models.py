@@ -40,6 +40,7 @@ from typing import Literal
 from pydantic import SecretStr
 
 from rayeval.errors import RayevalError
+from rayeval.options import option_ref
 
 BUILTIN_PREFIX = "builtin:"
 API_PREFIX = "openai:"
@@ -240,18 +241,32 @@ def discover(folder: Path) -> Discovery:
     )
 
 
+_API_INPUT_RE = re.compile(r"(?P<name>[^@]+(?:@[^@]+)*?)@(?P<url>https?://.*)\Z")
+"""NAME@URL split at the first `@` followed by http(s)://, so a URL's own `user:key@host` stays in
+the URL (and is refused there) instead of leaking into NAME."""
+
+
 def api_model(model_input: str, api_key_env: str = DEFAULT_API_KEY_ENV) -> ModelSpec:
     """The model of an `openai:NAME@URL` input, with its key from `api_key_env` when that is set.
 
     The id is NAME's last path component (`openai:org/name@URL` is `name`); `path` is the whole
     input, which identifies the model in shard ids and engine affinity.
     """
+    from urllib.parse import urlsplit
+
     body = model_input[len(API_PREFIX) :]
-    name, at, url = body.rpartition("@")
-    if not at or not name or not url.startswith(("http://", "https://")):
+    found = _API_INPUT_RE.match(body)
+    if found is None:
         raise RayevalError(
             f"model input {model_input!r} is not of the form openai:NAME@URL (URL with http:// or https://); "
             "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
+        )
+    name, url = found.group("name"), found.group("url")
+    parts = urlsplit(url)
+    if "@" in parts.netloc:  # user:key@host: never echoed, since the input holds a secret
+        raise RayevalError(
+            f"model input openai:{name}@{parts.scheme}://…@{parts.netloc.rpartition('@')[2]}{parts.path} has credentials in its URL; "
+            f"remove them and put the key in the variable {option_ref('api.key_env')} names (now {api_key_env})"
         )
     key = os.environ.get(api_key_env)
     endpoint = ApiEndpoint(base_url=url, model=name, api_key_env=api_key_env, api_key=SecretStr(key) if key else None)

@@ -101,3 +101,15 @@ def test_dry_run_lists_checkpoints_in_order(tmp_path: Path) -> None:
     assert result.stdout.index("DIR_checkpoint-100 ") < result.stdout.rindex("│ DIR ")
     assert "ifeval (541)" in result.stdout
     assert not (tmp_path / "results").exists(), "a dry run must write nothing"
+
+
+def test_an_api_url_with_credentials_is_refused_without_echoing_them() -> None:
+    from rayeval.models import api_model
+
+    with pytest.raises(RayevalError) as caught:
+        api_model("openai:org/m@https://user:SECRETKEY@host/v1")
+    message = str(caught.value)
+    assert "SECRETKEY" not in message and "user" not in message
+    assert "credentials" in message and "host/v1" in message
+    spec = api_model("openai:org/m@http://localhost:8000/v1")
+    assert spec.api is not None and (spec.api.model, spec.api.base_url, spec.id) == ("org/m", "http://localhost:8000/v1", "m")
