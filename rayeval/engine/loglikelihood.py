@@ -175,7 +175,9 @@ def _generate(llm, sequences: Sequence[ScoredSequence], read_prefix_cache: bool)
 
     # without the flag vLLM does not read its prefix cache for prompt-logprob requests
     reading = {"skip_reading_prefix_cache": False} if read_prefix_cache else {}
-    params = SamplingParams(prompt_logprobs=0, max_tokens=1, temperature=0.0, **reading)
+    # detokenize=False: only the numbers are read, and vLLM 0.32 would otherwise decode the
+    # uninitialised token ids of the rows served from the cache (OverflowError, seen on the CPU)
+    params = SamplingParams(prompt_logprobs=0, max_tokens=1, temperature=0.0, detokenize=False, **reading)
     return llm.generate([TokensPrompt(prompt_token_ids=list(seq.token_ids)) for seq in sequences], params, use_tqdm=False)
 
 
