@@ -30,6 +30,21 @@ class Row:
     passed: bool | None
     """None when the row is only reported."""
 
+    @classmethod
+    def at_least(cls, name: str, measured: str, ratio: float, target: float) -> Row:
+        """A ratio (a speed-up, a share of an ideal) that must reach `target`."""
+        return cls(name, measured, f">= {target:g}x", ratio, ratio >= target)
+
+    @classmethod
+    def at_most(cls, name: str, measured: str, value: float, limit: float, unit: str = "") -> Row:
+        """A figure (seconds, an error) that must stay within `limit`; the ratio is value ÷ limit."""
+        return cls(name, measured, f"<= {limit:g}{unit}", value / limit, value <= limit)
+
+    @classmethod
+    def reported(cls, name: str, measured: str, ratio: float | None = None) -> Row:
+        """A figure shown for context, with no target."""
+        return cls(name, measured, "reported", ratio, None)
+
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "measured": self.measured, "target": self.target, "ratio": self.ratio, "pass": self.passed}
 

@@ -66,12 +66,12 @@ def main() -> None:
     first_cpu = runs[0][1]
     emit(
         [
-            Row(
-                name=f"IFEval scoring, {len(inputs)} prompts (first run, CPU time on 1 core)",
-                measured=f"{first_cpu:.2f} s ({runs[0][0]:.2f} s wall)",
-                target=f"< {TARGET_SECONDS:g} s",
-                ratio=first_cpu / TARGET_SECONDS,
-                passed=first_cpu < TARGET_SECONDS,
+            Row.at_most(
+                f"IFEval scoring, {len(inputs)} prompts (first run, CPU time on 1 core)",
+                f"{first_cpu:.2f} s ({runs[0][0]:.2f} s wall)",
+                first_cpu,
+                TARGET_SECONDS,
+                unit=" s",
             )
         ],
         args,

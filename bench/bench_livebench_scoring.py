@@ -98,12 +98,12 @@ def main() -> None:
         )
     emit(
         [
-            Row(
-                name="LiveBench scoring, 482 reference answers (first run, wall)",
-                measured=f"{walls[0]:.2f} s with {default_workers()} worker processes",
-                target=f"< {TARGET_SECONDS:g} s",
-                ratio=walls[0] / TARGET_SECONDS,
-                passed=walls[0] < TARGET_SECONDS,
+            Row.at_most(
+                "LiveBench scoring, 482 reference answers (first run, wall)",
+                f"{walls[0]:.2f} s with {default_workers()} worker processes",
+                walls[0],
+                TARGET_SECONDS,
+                unit=" s",
             )
         ],
         args,

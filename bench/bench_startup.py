@@ -70,12 +70,12 @@ def help_rows(runs: int) -> list[Row]:
         wall = statistics.median(t[0] for t in times)
         cpu = statistics.median(t[1] for t in times)
         rows.append(
-            Row(
-                name=f"start-up: rayeval {' '.join(args)} (median of {runs} fresh processes)",
-                measured=f"{wall:.3f} s wall, {cpu:.3f} s CPU",
-                target=f"< {HELP_TARGET_S} s",
-                ratio=wall / HELP_TARGET_S,
-                passed=wall < HELP_TARGET_S,
+            Row.at_most(
+                f"start-up: rayeval {' '.join(args)} (median of {runs} fresh processes)",
+                f"{wall:.3f} s wall, {cpu:.3f} s CPU",
+                wall,
+                HELP_TARGET_S,
+                unit=" s",
             )
         )
     return rows
@@ -194,21 +194,12 @@ def engine_rows(limit: int) -> list[Row]:
     steps, worker_import = run["steps"], run["worker_import"]
     to_first_request = sum(steps.values())
     rows = [
-        Row(
-            name=f"start-up: rayeval generate {MODEL} --limit {limit}, command to first engine request (local Ray)",
-            measured=f"{to_first_request:.1f} s",
-            target="reported",
-            ratio=None,
-            passed=None,
+        Row.reported(
+            f"start-up: rayeval generate {MODEL} --limit {limit}, command to first engine request (local Ray)", f"{to_first_request:.1f} s"
         )
     ]
-    rows += [
-        Row(name=f"  {name}", measured=f"{seconds:.2f} s", target="reported", ratio=None, passed=None) for name, seconds in steps.items()
-    ]
-    rows += [
-        Row(name=f"  (after: {name})", measured=f"{seconds:.2f} s", target="reported", ratio=None, passed=None)
-        for name, seconds in run["rest"].items()
-    ]
+    rows += [Row.reported(f"  {name}", f"{seconds:.2f} s") for name, seconds in steps.items()]
+    rows += [Row.reported(f"  (after: {name})", f"{seconds:.2f} s") for name, seconds in run["rest"].items()]
     actor_load = steps["engine load in the actor (import vllm + vllm.LLM)"]
     bare_total = bare["import"] + bare["load"]
     rows += [
@@ -219,12 +210,10 @@ def engine_rows(limit: int) -> list[Row]:
             ratio=actor_load / bare_total,
             passed=actor_load / bare_total <= LOAD_RATIO_TARGET,
         ),
-        Row(
-            name="engine load: in the actor minus import vllm in a Ray worker / bare vllm.LLM alone",
-            measured=f"{actor_load - worker_import:.1f} vs {bare['load']:.1f} s (import vllm: {worker_import:.1f} s in a Ray worker)",
-            target="reported",
+        Row.reported(
+            "engine load: in the actor minus import vllm in a Ray worker / bare vllm.LLM alone",
+            f"{actor_load - worker_import:.1f} vs {bare['load']:.1f} s (import vllm: {worker_import:.1f} s in a Ray worker)",
             ratio=(actor_load - worker_import) / bare["load"],
-            passed=None,
         ),
     ]
     return rows

@@ -350,23 +350,18 @@ def rows_of(outcomes: list[Outcome]) -> list[Row]:
         )
         for strategy, makespan in (("replaced tool (8 threads, model by model)", o.replaced), ("static sharding", o.static)):
             rows.append(
-                Row(
-                    name=f"sweep {o.scenario.name}: {strategy} makespan ÷ lower bound",
-                    measured=f"{makespan / o.bound:.2f}",
-                    target="reported",
-                    ratio=makespan / o.bound,
-                    passed=None,
+                Row.reported(
+                    f"sweep {o.scenario.name}: {strategy} makespan ÷ lower bound", f"{makespan / o.bound:.2f}", ratio=makespan / o.bound
                 )
             )
     first = outcomes[0]
     speedup = first.replaced / first.rayeval
     rows.append(
-        Row(
-            name=f"sweep {first.scenario.name}: rayeval speed-up over the replaced tool",
-            measured=f"{speedup:.1f}× ({first.replaced:.0f} s vs {first.rayeval:.0f} s modelled)",
-            target=f">= {TARGET_SPEEDUP:.0f}×",
-            ratio=speedup,
-            passed=speedup >= TARGET_SPEEDUP,
+        Row.at_least(
+            f"sweep {first.scenario.name}: rayeval speed-up over the replaced tool",
+            f"{speedup:.1f}× ({first.replaced:.0f} s vs {first.rayeval:.0f} s modelled)",
+            speedup,
+            TARGET_SPEEDUP,
         )
     )
     return rows

@@ -94,20 +94,13 @@ def main() -> None:
     what = f"{questions} questions, {choices} continuations"
     emit(
         [
-            Row(
-                name=f"TruthfulQA MC log-likelihoods: recomputing / reusing prefixes ({what})",
-                measured=f"{seconds['recomputing']:.1f} vs {seconds['reusing prefixes']:.1f} s",
-                target=f">= {SPEEDUP_TARGET:g}x",
-                ratio=speedup,
-                passed=speedup >= SPEEDUP_TARGET,
+            Row.at_least(
+                f"TruthfulQA MC log-likelihoods: recomputing / reusing prefixes ({what})",
+                f"{seconds['recomputing']:.1f} vs {seconds['reusing prefixes']:.1f} s",
+                speedup,
+                SPEEDUP_TARGET,
             ),
-            Row(
-                name="TruthfulQA MC: max |delta log-likelihood| over every continuation",
-                measured=f"{delta:.2e} nat",
-                target=f"<= {LOGLIK_TOLERANCE:g}",
-                ratio=delta / LOGLIK_TOLERANCE,
-                passed=delta <= LOGLIK_TOLERANCE,
-            ),
+            Row.at_most("TruthfulQA MC: max |delta log-likelihood| over every continuation", f"{delta:.2e} nat", delta, LOGLIK_TOLERANCE),
             Row(
                 name="TruthfulQA MC: MC1/binary outcomes changed; max |delta MC2| per question",
                 measured=f"{flipped} changed; {mc2_delta:.2e}",

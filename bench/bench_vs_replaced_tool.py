@@ -167,19 +167,16 @@ def main() -> None:
     what = f"{len(prompts)} IFEval prompts, SmolLM2, {MAX_TOKENS} tokens"
     emit(
         [
-            Row(
-                name=f"vs vllm serve + {THREADS} threads: steady tok/s ({what})",
-                measured=f"{ours['tokens'] / ours['steady']:.1f} vs {theirs['tokens'] / theirs['steady']:.1f} tok/s",
-                target=f">= {STEADY_TARGET}x",
-                ratio=steady,
-                passed=steady >= STEADY_TARGET,
+            Row.at_least(
+                f"vs vllm serve + {THREADS} threads: steady tok/s ({what})",
+                f"{ours['tokens'] / ours['steady']:.1f} vs {theirs['tokens'] / theirs['steady']:.1f} tok/s",
+                steady,
+                STEADY_TARGET,
             ),
-            Row(
-                name=f"vs vllm serve + {THREADS} threads: end to end ({what})",
-                measured=f"{ours['end_to_end']:.1f} vs {theirs['end_to_end']:.1f} s",
-                target="reported",
+            Row.reported(
+                f"vs vllm serve + {THREADS} threads: end to end ({what})",
+                f"{ours['end_to_end']:.1f} vs {theirs['end_to_end']:.1f} s",
                 ratio=end_to_end,
-                passed=None,
             ),
         ],
         args,
