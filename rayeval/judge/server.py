@@ -10,6 +10,7 @@ the CPU build's distribution name.)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -117,14 +118,19 @@ class JudgeServer:
         return " | ".join(line for line in text.splitlines() if line.strip())
 
     def stop(self) -> None:
-        """Terminate the server and its workers (they share its process group)."""
+        """Terminate the server and its workers (they share its process group). vLLM's engine-core
+        processes can outlive a server that exits on SIGTERM (seen after a sweep: an orphaned
+        engine core holding 7 GB), so whatever is left of the group is then killed."""
         if self._proc is not None and self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGTERM)
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
+                pass
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):  # nothing left of the group
                 os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+            self._proc.wait()
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
         self._proc = None
