@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import socket
 import threading
@@ -222,6 +223,42 @@ class InFlight:
         with self._lock:
             self.now -= 1
         return None
+
+
+FAULTS: dict[str, Action] = {
+    "429": ("json", 429, {"error": {"message": "rate limited"}}),
+    "429-retry-after": ("json", 429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.05"}),
+    "500": ("json", 500, {"error": {"message": "boom"}}),
+    "503": ("json", 503, {"error": {"message": "overloaded"}}),
+    "malformed-text": ("raw", 200, "this is not json"),
+    "malformed-no-choices": ("json", 200, {"id": "x", "choices": []}),
+    "timeout": ("sleep", 3.0),
+    "dropped-connection": ("drop",),
+}
+"""Every way an OpenAI-compatible endpoint fails that a client must survive by retrying. The
+timeout stalls 3 s: past the 1–2 s request timeouts the tests set."""
+
+
+class RandomFaults:
+    """A `FakeJudgeServer` script that fails about `rate` of requests (seeded, so a run is
+    repeatable), each failure one of `kinds` (names in `FAULTS`) drawn at random; `on = False`
+    answers everything (a rerun against a healed endpoint). `failed` counts the faults served."""
+
+    def __init__(self, rate: float = 0.3, kinds: tuple[str, ...] = tuple(FAULTS), seed: int = 11) -> None:
+        self.rate = rate
+        self.kinds = kinds
+        self.on = True
+        self.failed = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def __call__(self, number: int, body: dict) -> Action | None:
+        with self._lock:
+            roll, kind = self._random.random(), self._random.choice(self.kinds)
+            if not self.on or roll >= self.rate:
+                return None
+            self.failed += 1
+        return FAULTS[kind]
 
 
 def make_config(tmp_path: Path, url: str, **overrides: Any) -> JudgeConfig:

@@ -12,18 +12,16 @@ from __future__ import annotations
 import functools
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from cli_runner import run_rayeval
-from fake_judge_server import FakeJudgeServer, InFlight, closed_port_url
+from fake_judge_server import FakeJudgeServer, InFlight, RandomFaults, closed_port_url
 
 from rayeval.config import SamplingConfig
 from rayeval.engine.api_config import ApiConfig
@@ -154,33 +152,9 @@ def test_api_model_input_form() -> None:
 # -- through the CLI, on Ray ---------------------------------------------------------------------
 
 
-class Faults:
-    """Fails about 30% of requests (seeded): 429 with Retry-After, 500, or a stall past the
-    timeout, each a third of the faults; `on` turns faults off for the rerun."""
-
-    def __init__(self, rate: float = 0.3) -> None:
-        self.rate = rate
-        self.on = True
-        self.failed = 0
-        self._random = random.Random(11)
-        self._lock = threading.Lock()
-
-    def __call__(self, number: int, body: dict):
-        with self._lock:
-            roll, kind = self._random.random(), self._random.randrange(3)
-            if not self.on or roll >= self.rate:
-                return None
-            self.failed += 1
-        if kind == 0:
-            return ("json", 429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.05"})
-        if kind == 1:
-            return ("json", 500, {"error": {"message": "internal error"}})
-        return ("sleep", 1.5)  # past the 1 s timeout
-
-
 def test_a_flaky_endpoint_leaves_only_answers_and_failure_records_and_a_rerun_completes(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    faults = Faults()
+    faults = RandomFaults(0.3, kinds=("429-retry-after", "500", "timeout"))
     with FakeJudgeServer(faults) as server:
         args = ["generate", f"openai:judge@{server.url}", "-b", "ifeval", "--limit", "40", "--results-dir", str(results)]
         args += ["--api-max-retries", "1", "--api-backoff-base", "0.01", "--api-timeout", "1", "--api-concurrency", "8"]

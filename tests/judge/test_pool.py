@@ -13,20 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_judge_server import SECRET, Action, FakeJudgeServer, chat, closed_port_url, make_config
+from fake_judge_server import FAULTS, SECRET, Action, FakeJudgeServer, chat, closed_port_url, make_config
 
 from rayeval.errors import RayevalError
 from rayeval.judge.pool import JudgePool
-
-FAILURES: dict[str, Action] = {
-    "429": ("json", 429, {"error": {"message": "rate limited"}}),
-    "500": ("json", 500, {"error": {"message": "boom"}}),
-    "503": ("json", 503, {"error": {"message": "overloaded"}}),
-    "malformed-text": ("raw", 200, "this is not json"),
-    "malformed-no-choices": ("json", 200, {"id": "x", "choices": []}),
-    "timeout": ("sleep", 3.0),
-    "dropped-connection": ("drop",),
-}
 
 
 def test_transient_failures_are_retried(ray_local, tmp_path: Path) -> None:
@@ -38,15 +28,15 @@ def test_transient_failures_are_retried(ray_local, tmp_path: Path) -> None:
         if mode in seen:
             return None
         seen.add(mode)
-        return FAILURES[mode]
+        return FAULTS[mode]
 
     with FakeJudgeServer(script) as server, JudgePool(make_config(tmp_path, server.url)) as pool:
-        outcomes = pool.complete([chat(mode) for mode in FAILURES])
-    for mode, outcome in zip(FAILURES, outcomes):
+        outcomes = pool.complete([chat(mode) for mode in FAULTS])
+    for mode, outcome in zip(FAULTS, outcomes):
         assert outcome.ok, (mode, outcome.error)
         assert outcome.response["choices"][0]["message"]["content"] in {"m", "M"}
     prompts = [body["messages"][0]["content"] for body in server.bodies]
-    assert sorted(prompts) == sorted(list(FAILURES) * 2)  # each exactly twice: one failure, one retry
+    assert sorted(prompts) == sorted(list(FAULTS) * 2)  # each exactly twice: one failure, one retry
 
 
 def test_retry_after_is_honoured(ray_local, tmp_path: Path) -> None:
