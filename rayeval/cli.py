@@ -318,7 +318,7 @@ def _print_generation_report(report: RunReport, store) -> None:
     for model_id, reason in report.failed_models.items():
         err().print(f"[red]failed[/red] {model_id}: {render_refs(reason)}", highlight=False)
     for (model_id, bench), reason in report.incomplete.items():
-        err().print(f"[yellow]incomplete[/yellow] {model_id}/{bench}: {reason}", highlight=False)
+        err().print(f"[yellow]incomplete[/yellow] {model_id}/{bench}: {escape(render_refs(reason))}", highlight=False)
 
 
 # -- evaluate ----------------------------------------------------------------------------------

@@ -35,8 +35,11 @@ Token split (lm-evaluation-harness conventions, `TemplateLM._encode_pair` / `log
   with the tokenizer's chat template, assistant turn opened (`add_generation_prompt=True`), and
   encoded without special tokens (the template has them). A tokenizer without a chat template
   gets the contents joined by blank lines, as the engine does for generation;
-- a sequence longer than the model's context is cut from the left (lm-eval does the same); a
-  continuation that alone fills the context cannot be scored and is an error.
+- a sequence longer than the model's context is cut from the left (lm-eval does the same), to
+  one token less than the context: vLLM refuses a prompt that leaves no room for the token it
+  must sample, and refuses the whole batch with it. A continuation too long to follow even one
+  context token cannot be scored: that request's result is a `FailedResult` naming the lengths
+  and the fix (`rayeval.engine.context_fit`), and the other requests are scored.
 
 `LoglikelihoodResult.prompt_tokens` counts the prompt tokens of the request's sequences, those
 served from the prefix cache included (as API usage counts them); `completion_tokens` is 0 (the one token vLLM must sample per prompt is discarded).
@@ -48,9 +51,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rayeval.engine.context_fit import GENERATION_ROOM, ContextLimit, context_limit, too_long_reason
 from rayeval.errors import RayevalError
 from rayeval.options import option_ref
-from rayeval.requests import LoglikelihoodRequest, LoglikelihoodResult
+from rayeval.requests import FailedResult, LoglikelihoodRequest, LoglikelihoodResult
 
 Encode = Callable[[str], list[int]]
 
@@ -107,12 +111,21 @@ def encode_pair(
     return context_ids, whole[len(context_ids) :]
 
 
-def fit_to_context(context_ids: list[int], continuation_ids: list[int], max_len: int | None, key: str) -> ScoredSequence:
-    """Join the two parts, cutting the context from the left to fit `max_len` tokens."""
-    if max_len is not None and len(continuation_ids) >= max_len:
-        raise RayevalError(
-            f"request {key}: a continuation of {len(continuation_ids)} tokens does not fit a {max_len}-token context; raise {option_ref('engine.max_model_len')}"
+class ContinuationTooLong(RayevalError):
+    """A continuation that leaves no room for a context token in `max_len` tokens."""
+
+    def __init__(self, key: str, tokens: int, max_len: int) -> None:
+        super().__init__(
+            f"request {key}: a continuation of {tokens} tokens does not fit a {max_len}-token sequence; raise {option_ref('engine.max_model_len')}"
         )
+        self.tokens = tokens
+
+
+def fit_to_context(context_ids: list[int], continuation_ids: list[int], max_len: int | None, key: str) -> ScoredSequence:
+    """Join the two parts, cutting the context from the left to fit `max_len` tokens (raises
+    `ContinuationTooLong` when the continuation alone leaves no room for one context token)."""
+    if max_len is not None and len(continuation_ids) >= max_len:
+        raise ContinuationTooLong(key, len(continuation_ids), max_len)
     ids = context_ids + continuation_ids
     if max_len is not None and len(ids) > max_len:
         ids = ids[-max_len:]
@@ -144,6 +157,29 @@ def build_sequences(tokenizer, requests: Sequence[LoglikelihoodRequest], max_len
     return sequences
 
 
+def sequences_or_failures(
+    tokenizer, requests: Sequence[LoglikelihoodRequest], limit: ContextLimit | None
+) -> list[list[ScoredSequence] | FailedResult]:
+    """`build_sequences` for an engine with context `limit`: each sequence leaves room for the
+    token vLLM samples, and a request with a continuation that cannot fit is a failure record
+    instead, so the others are still scored (pure)."""
+    if limit is None:
+        return list(build_sequences(tokenizer, requests, None))
+    built: list[list[ScoredSequence] | FailedResult] = []
+    for request in requests:
+        try:
+            built.extend(build_sequences(tokenizer, [request], limit.max_prompt_tokens))
+        except ContinuationTooLong as too_long:
+            # the continuation, a context token before it and the sampled token
+            needed = too_long.tokens + 1 + GENERATION_ROOM
+            built.append(
+                FailedResult(
+                    key=request.key, reason=too_long_reason(f"a continuation of request {request.key}", too_long.tokens, needed, limit)
+                )
+            )
+    return built
+
+
 def continuation_logprob(prompt_logprobs: Sequence, sequence: ScoredSequence) -> float:
     """Sum of the log-probabilities of the continuation's tokens in a vLLM prompt_logprobs list
     (position i maps token ids to `Logprob`s; the prompt's own token is always present)."""
@@ -161,11 +197,6 @@ def continuation_computed(sequence: ScoredSequence, num_cached_tokens: int | Non
     predecessor (the last context token) computed, not cached."""
     first_row = len(sequence.token_ids) - sequence.continuation_length - 1
     return (num_cached_tokens or 0) <= first_row
-
-
-def _max_model_len(llm) -> int | None:
-    config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
-    return getattr(config, "max_model_len", None)
 
 
 def _generate(llm, sequences: Sequence[ScoredSequence], read_prefix_cache: bool) -> list:
@@ -210,14 +241,20 @@ def score_reusing_prefixes(llm, sequences: Sequence[ScoredSequence]) -> list[flo
 Scorer = Callable[[Any, Sequence[ScoredSequence]], list[float]]
 
 
-def run_loglikelihood(llm, requests: list[LoglikelihoodRequest], scorer: Scorer = score_reusing_prefixes) -> list[LoglikelihoodResult]:
-    """Score all continuations of all `requests`; results in request order. `scorer` runs the
-    sequences on the engine (`score_recomputing` is the reference benchmarks compare with)."""
-    sequences = build_sequences(llm.get_tokenizer(), requests, _max_model_len(llm))
-    flat = [seq for per_request in sequences for seq in per_request if seq.continuation_length]
-    scores = iter(scorer(llm, flat))
-    results = []
-    for request, per_request in zip(requests, sequences):
+def run_loglikelihood(
+    llm, requests: list[LoglikelihoodRequest], scorer: Scorer = score_reusing_prefixes
+) -> list[LoglikelihoodResult | FailedResult]:
+    """Score all continuations of all `requests`; results in request order, a request whose
+    continuation cannot fit the context as a failure record. `scorer` runs the sequences on the
+    engine (`score_recomputing` is the reference benchmarks compare with)."""
+    sequences = sequences_or_failures(llm.get_tokenizer(), requests, context_limit(llm))
+    flat = [seq for per_request in sequences if isinstance(per_request, list) for seq in per_request if seq.continuation_length]
+    scores = iter(scorer(llm, flat) if flat else [])
+    results: list[LoglikelihoodResult | FailedResult] = []
+    for request, per_request in zip(requests, sequences, strict=True):
+        if isinstance(per_request, FailedResult):
+            results.append(per_request)
+            continue
         # an empty continuation has probability 1: log-likelihood 0 without asking the model
         logprobs = tuple(next(scores) if seq.continuation_length else 0.0 for seq in per_request)
         results.append(

