@@ -78,11 +78,12 @@ class LoglikelihoodResult:
 class FailedResult:
     """A request the engine could not answer: a per-item failure record, never an empty answer.
 
-    Only the API engine produces these (a local engine that fails fails its whole shard, which is
-    retried). How a failure travels (see `rayeval.scheduler`): the shard that holds it is
-    journaled with the record; a (model, benchmark) pair with a failed request gets no output
-    files, so no scorer ever sees it, and it is reported as incomplete with the reasons; its
-    journal stays, and the next run sends only the failed requests again
+    The API engine produces these for requests that fail for good, the vLLM engine for prompts
+    longer than its context (`rayeval.engine.context_fit`); a local engine that fails otherwise
+    fails its whole shard, which is retried. How a failure travels (see `rayeval.scheduler`): the
+    shard that holds it is journaled with the record; a (model, benchmark) pair with a failed
+    request gets no output files, so no scorer ever sees it, and it is reported as incomplete
+    with the reasons; its journal stays, and the next run sends only the failed requests again
     (`retry_requests`) and writes the files once every request is answered.
 
     `unavailable` marks a request the engine can never answer (an endpoint without prompt

