@@ -18,11 +18,14 @@ def connect(address: str | None) -> None:
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    # "local", not None: with no address Ray attaches to any cluster a `ray start` (or a test's
+    # simulated cluster) left registered on this machine, and another job's shutdown then ends
+    # ours (seen: a judge service gone mid-sweep). The help promises a local Ray of the run's own.
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
     try:
         ray.init(
             address=address,
-            include_dashboard=False if address is None else None,
+            include_dashboard=False if address == "local" else None,
             runtime_env={"env_vars": _WORKER_ENV},
             logging_level="WARNING",
             log_to_driver=True,

@@ -166,7 +166,13 @@ def grow_judges(name: str) -> Any:
     (the servers start while the scoring goes on); returns the call's object ref."""
     import ray
 
-    return ray.get_actor(name).grow.remote()
+    try:
+        service = ray.get_actor(name)
+    except ValueError as exc:
+        raise RayevalError(
+            f"the job's judge service {name} has ended (its Ray actor is gone); rerun the same command to redo what is missing"
+        ) from exc
+    return service.grow.remote()
 
 
 class ServiceJudge:

@@ -25,7 +25,7 @@ from rayeval.benchmarks.truthfulqa.judge import INFO, TRUTH, judge_all
 from rayeval.data import DataSource
 from rayeval.errors import RayevalError
 from rayeval.judge.config import JudgeConfig, JudgeOptionRefs
-from rayeval.judge.service import ServiceJudge, open_judge, start_judge_service, stop_judge_service
+from rayeval.judge.service import ServiceJudge, grow_judges, open_judge, start_judge_service, stop_judge_service
 from rayeval.store import ResultStore
 
 SERVICE = "rayeval-test-judge-service"
@@ -246,6 +246,9 @@ def test_stopped_service_is_gone(ray_four, tmp_path: Path) -> None:
     stop_judge_service("short-lived")  # nothing left: no error
     with pytest.raises(ValueError):
         ray.get_actor("short-lived")
+    with pytest.raises(RayevalError, match="judge service short-lived has ended.*rerun the same command") as error:
+        grow_judges("short-lived")  # a sweep whose service died: one line, not Ray's lookup traceback
+    assert "\n" not in str(error.value)
 
 
 # -- the benchmarks' judges through the service ------------------------------------------------
