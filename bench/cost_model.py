@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from rayeval.config import EngineConfig, SamplingConfig
 from rayeval.models import ModelSpec
@@ -74,6 +77,14 @@ class CostModel:
         prefill = sum(s.prompt_tokens for s in sequences) * self.prefill_s_per_token
         return prefill + sum(s.output_tokens for s in sequences) / self.max_batch * self.decode_s_per_step
 
+    def drained_seconds(self, sequences: Sequence[Tokens]) -> float:
+        """The least `sequences` can take in engine calls that each drain, however they are split
+        into calls: a call's decode steps are at least its longest answer's, so the calls together
+        decode at least max(full batches, the longest answer); prefill adds up whatever the split."""
+        prefill = sum(s.prompt_tokens for s in sequences) * self.prefill_s_per_token
+        full_batches = sum(s.output_tokens for s in sequences) / self.max_batch
+        return prefill + max(full_batches, max((s.output_tokens for s in sequences), default=0)) * self.decode_s_per_step
+
     def longest_seconds(self, sequence: Tokens) -> float:
         """One request alone: no schedule can finish it sooner."""
         return sequence.prompt_tokens * self.prefill_s_per_token + sequence.output_tokens * self.decode_s_per_step
@@ -118,25 +129,53 @@ class Workload:
         return Tokens(prompt_tokens=prompt, output_tokens=tokens)
 
 
+@dataclass(frozen=True)
+class Span:
+    """One thing a stand-in engine did, for the benchmark's per-engine timeline: a model load
+    (`first_key` empty) or one engine call, named by the model path and its first request's key."""
+
+    engine: int
+    """The engine actor's process id."""
+    model_path: str
+    first_key: str
+    requests: int
+    longest_answer: int
+    """Output tokens of the call's longest answer: its batch drains to it."""
+    start: float
+    end: float
+    """Wall-clock seconds (time.time), comparable across the processes of one machine."""
+
+
+def read_spans(journal: Path) -> list[Span]:
+    """Every span the engines journaled under `journal` (see `CostModelEngine`)."""
+    return [Span(**json.loads(line)) for path in sorted(journal.glob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
 class CostModelEngine:
     """An engine (`rayeval.engine.vllm_engine.Engine`) that sleeps as long as `CostModel` says,
-    times `time_scale` real seconds per modelled second, divided by its node's `speed`."""
+    times `time_scale` real seconds per modelled second, divided by its node's `speed`. With a
+    `journal` folder, it appends a `Span` per load and per call to `<journal>/<pid>.jsonl`."""
 
-    def __init__(self, cost: CostModel, workload: Workload, time_scale: float, speed: float) -> None:
-        self.cost, self.workload, self.time_scale, self.speed = cost, workload, time_scale, speed
+    def __init__(self, cost: CostModel, workload: Workload, time_scale: float, speed: float, journal: Path | None = None) -> None:
+        self.cost, self.workload, self.time_scale, self.speed, self.journal = cost, workload, time_scale, speed, journal
         self.model: ModelSpec | None = None
 
-    def _sleep(self, modelled_seconds: float) -> None:
+    def _sleep(self, modelled_seconds: float, model_path: str, requests: Sequence[Request] = (), longest: int = 0) -> None:
+        start = time.time()
         time.sleep(modelled_seconds * self.time_scale / self.speed)
+        if self.journal is not None:
+            span = Span(os.getpid(), model_path, requests[0].key if requests else "", len(requests), longest, start, time.time())
+            with (self.journal / f"{span.engine}.jsonl").open("a") as out:
+                out.write(json.dumps(asdict(span)) + "\n")
 
     def load(self, model: ModelSpec, sampling: SamplingConfig) -> None:
-        self._sleep(self.cost.load_s)
+        self._sleep(self.cost.load_s, model.path)
         self.model = model
 
     def run(self, requests: list[Request], sampling: SamplingConfig) -> list[Result]:
         assert self.model is not None, "run before load"
         sequences = [self.workload.sequence(self.model.path, r, sampling) for r in requests]
-        self._sleep(self.cost.batch_seconds(sequences))
+        self._sleep(self.cost.batch_seconds(sequences), self.model.path, requests, max((s.output_tokens for s in sequences), default=0))
         results: list[Result] = []
         for request, seq in zip(requests, sequences):
             if isinstance(request, LoglikelihoodRequest):
@@ -154,16 +193,17 @@ class CostModelEngine:
 
 
 def cost_model_factory(
-    cost: CostModel, workload: Workload, time_scale: float, node_speed: dict[str, float]
+    cost: CostModel, workload: Workload, time_scale: float, node_speed: dict[str, float], journal: Path | None = None
 ) -> Callable[[EngineConfig, bool], CostModelEngine]:
     """An engine factory for `EnginePool` (picklable by value for Ray workers once this module is
     registered with `ray.cloudpickle.register_pickle_by_value`). `node_speed`: Ray node id →
-    speed of the engines there (1.0 when absent; 0.5 is a straggler at half speed)."""
+    speed of the engines there (1.0 when absent; 0.5 is a straggler at half speed). `journal`:
+    a folder on this machine where every engine journals its spans."""
 
     def factory(config: EngineConfig, on_gpu: bool) -> CostModelEngine:
         import ray
 
         speed = node_speed.get(ray.get_runtime_context().get_node_id(), 1.0)
-        return CostModelEngine(cost, workload, time_scale, speed)
+        return CostModelEngine(cost, workload, time_scale, speed, journal)
 
     return factory
