@@ -185,6 +185,39 @@ def test_interrupted_run_resumes_without_redoing_shards(cluster, tmp_path: Path,
     assert not list((tmp_path / models[0].id).rglob(".journal/*/*.json")), "journal is cleared once outputs exist"
 
 
+class WatchedStore(ResultStore):
+    """Notes, each time a shard is journaled, how many shards the engines hold: journaling and
+    writing outputs are the driver's slow part of a shard."""
+
+    scheduler: Scheduler
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.in_flight: list[int] = []
+
+    def save_shard(self, model_id: str, benchmark: str, shard_id: str, results: list) -> None:
+        self.in_flight.append(sum(self.scheduler.dispatch.in_flight(h.name) for h in self.scheduler.pool.handles))
+        super().save_shard(model_id, benchmark, shard_id, results)
+
+
+def test_a_freed_engine_gets_its_next_shard_before_the_finished_one_is_journaled(cluster, tmp_path: Path, shared_data: Path) -> None:
+    """One engine, one model, 12 shards. A busy engine never queues its model's last pending shard
+    (rayeval/dispatch.py, rule 3), so that shard goes out when the one before it ends: before that
+    one's results are journaled, so the engine does not idle while the driver writes."""
+    request = request_for(checkpoints(1), tp=1)
+    store, data = WatchedStore(tmp_path), DataSource(shared_data)
+    plan = make_plan(request, data, store, 1)
+    pool = EnginePool(EngineLayout(num_engines=1, tp_size=1, use_gpu=True), request.engine, standin_engine.sleepy_factory())
+    pool.start()
+    try:
+        store.scheduler = Scheduler(pool, store, request.sampling)
+        report = store.scheduler.run(plan)
+    finally:
+        pool.shutdown()
+    assert report.shards_run == LIMIT // 8
+    assert [held > 0 for held in store.in_flight] == [True] * (LIMIT // 8 - 1) + [False], store.in_flight
+
+
 def test_node_loss_mid_run_finishes_on_remaining_node(cluster, tmp_path: Path, shared_data: Path) -> None:
     """Runs last: it removes a node from the module's cluster."""
     sim, workers = cluster
