@@ -46,8 +46,10 @@ class Engine(Protocol):
 
 
 def cpu_thread_binding(tp_size: int) -> str:
-    """Split this process's cores into `tp_size` groups, `"0-3|4-7"` style, for vLLM's CPU build
-    (its automatic binding refuses to split a single NUMA node between ranks)."""
+    """Split this process's cores into `tp_size` groups, `"0-3|4-7"` style, for the OpenMP threads
+    of vLLM's CPU build. Every core goes to the ranks, also at tp 1: vLLM's automatic binding keeps
+    one core per rank out for its scheduler process (on 2 cores, every core gives 1.54x its
+    tokens/s: bench/bench_cpu_settings.py) and refuses to split a single NUMA node between ranks."""
     cores = sorted(os.sched_getaffinity(0))
     per_rank = max(1, len(cores) // tp_size)
     groups = []
@@ -73,7 +75,7 @@ class VLLMEngine:
         for name in _INHERITED_PARALLEL_ENV:
             os.environ.pop(name, None)
         tp = self.config.tp_size
-        if not self.on_gpu and tp > 1:
+        if not self.on_gpu:
             os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpu_thread_binding(tp)
         from vllm import LLM
 

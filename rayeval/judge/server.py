@@ -77,7 +77,7 @@ class JudgeServer:
         env = dict(os.environ)
         if self.use_gpu:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpu_ids)
-        elif self.tp > 1:
+        else:
             from rayeval.engine.vllm_engine import cpu_thread_binding
 
             env["VLLM_CPU_OMP_THREADS_BIND"] = cpu_thread_binding(self.tp)
