@@ -37,12 +37,13 @@ pytestmark = pytest.mark.slow
 STEPS = (100, 200, 300)
 MODEL_IDS = [f"run_checkpoint-{step}" for step in STEPS]
 BENCHMARK_FOLDERS = ("ifeval", "alpacaeval2")
+LIMIT = 6
 KILLS = 2
 """Engine kills per faulty sweep: each costs a model load (~30 s here); two can land on one shard,
 which the scheduler's three attempts per shard still finish."""
 SWEEP = [
     "-b", "ifeval,alpacaeval",
-    "--limit", "6", "--shard-size", "2",  # three shards per pair: room for kills between and inside them
+    "--limit", str(LIMIT), "--shard-size", "2",  # three shards per pair: room for kills between and inside them
     "--max-tokens", "32",
     "--gpu-mem", "0.2",  # see tests/test_faults_vllm.py: a fifth of the NUMA node for the KV cache and weights
     "--judge-model", "judge",
@@ -57,18 +58,34 @@ JUDGE_CLOCK = ("preference_date", "preference_time_per_example")
 only differences between the two sweeps' files, measured)."""
 
 
+SYSTEM_PROMPTS = {
+    100: "You are a helpful AI assistant named SmolLM, trained by Hugging Face",
+    200: "You are a terse assistant. Answer in as few words as you can.",
+    300: "You are a pirate. Answer every question as a pirate would.",
+}
+"""Each checkpoint's default system prompt (its chat template's): three checkpoints that answer
+differently, so each sends the judge its own requests (identical answers would be judged once and
+then come from the judge cache)."""
+BUILTIN_SYSTEM_PROMPT = SYSTEM_PROMPTS[100]
+
+
 def make_run(folder: Path) -> Path:
-    """A training run's folder with three checkpoints of the built-in model (links to its files:
-    identical weights are enough to compare a faulty sweep with a fault-free one)."""
+    """A training run's folder with three checkpoints of the built-in model: links to its files,
+    each with its own chat template (`SYSTEM_PROMPTS`)."""
     from rayeval.builtin_models import builtin_model_path
 
     source = builtin_model_path("smollm2")
+    template = (source / "chat_template.jinja").read_text()
+    assert BUILTIN_SYSTEM_PROMPT in template
     run = folder / "run"
     for step in STEPS:
         checkpoint = run / f"checkpoint-{step}"
         checkpoint.mkdir(parents=True)
         for item in source.iterdir():
-            (checkpoint / item.name).symlink_to(item)
+            if item.name == "chat_template.jinja":
+                (checkpoint / item.name).write_text(template.replace(BUILTIN_SYSTEM_PROMPT, SYSTEM_PROMPTS[step]))
+            else:
+                (checkpoint / item.name).symlink_to(item)
     return run
 
 
@@ -155,6 +172,8 @@ def test_a_sweep_with_engine_kills_and_a_30_percent_faulty_judge_equals_a_fault_
         assert code == 0, stderr[-3000:]
     expected = outcome(tmp_path / "fault-free")
     assert {key.split("/")[1] for key in expected if key.startswith("run_")} == set(BENCHMARK_FOLDERS)
+    answers = {expected[f"{model_id}/alpacaeval2/model_outputs.json"] for model_id in MODEL_IDS}
+    assert len(answers) == len(STEPS), "the checkpoints must answer differently (see SYSTEM_PROMPTS)"
 
     faults = RandomFaults(0.3)
     with FakeJudgeServer(faults, key=SECRET) as judge:
@@ -166,6 +185,6 @@ def test_a_sweep_with_engine_kills_and_a_30_percent_faulty_judge_equals_a_fault_
     summary = SUMMARY.search(stderr)
     assert summary and int(summary.group(3)) >= KILLS, "every killed engine's shard is retried"
     print(f"judge: {faults.failed} faults in {calls} calls; {summary.group(0)}")
-    assert faults.failed >= 0.2 * calls, f"{faults.failed} faults in {calls} judge calls"
+    assert faults.failed >= 0.2 * calls and calls >= len(STEPS) * LIMIT, f"{faults.failed} faults in {calls} judge calls"
     assert not list((tmp_path / "faulty").rglob(".journal/*/*.json")), "every shard's journal entry is consumed"
     assert outcome(tmp_path / "faulty") == expected
