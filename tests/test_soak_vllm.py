@@ -45,7 +45,8 @@ SWEEP = [
     "-b", "ifeval,alpacaeval",
     "--limit", str(LIMIT), "--shard-size", "2",  # three shards per pair: room for kills between and inside them
     "--max-tokens", "32",
-    "--gpu-mem", "0.2",  # see tests/test_faults_vllm.py: a fifth of the NUMA node for the KV cache and weights
+    "--gpu-mem", "0.2",  # see tests/generate_runs.py: a fifth of the NUMA node for the KV cache and weights
+    "--dtype", "float32",  # see tests/generate_runs.py: byte-equal answers across retried shards
     "--judge-model", "judge",
     "--judge-timeout", "1",  # the fake's stalls last 3 s
     "--judge-max-retries", "10",  # 0.3^11: no request fails for good
