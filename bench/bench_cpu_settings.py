@@ -23,7 +23,7 @@ that it skipped.
 
     python bench/bench_cpu_settings.py [--quick] [--json PATH] [--prompts 64] [--max-tokens 128] [--repeats 3] [--rounds 2]
 
---quick: 32 prompts × 64 tokens, 2 timed repeats, one round (about 2 min on 2 cores).
+--quick: 32 prompts × 64 tokens, 3 timed repeats, one round (about 2 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from _table import Row, add_table_arguments, emit
 
 TCMALLOC = "tcmalloc_minimal"
 """The library Debian's libtcmalloc-minimal4 installs (libtcmalloc_minimal.so.4)."""
-WARMUP_PROMPTS = 2
 WARMUP_TOKENS = 8
-"""A tiny first batch, so the timed ones do not pay first-call costs (allocations, kernel
-selection)."""
+"""A first, untimed batch of every prompt with this few new tokens, so the timed ones do not pay
+first-call costs (allocations for the batch's size, kernel selection): with a 2-prompt warm-up the
+first timed batch was up to 25 % slower than the next."""
 
 
 def engine_processes(root: int) -> list[int]:
@@ -102,7 +102,7 @@ def run_variant(model_path: str, prompts: list[str], max_tokens: int, repeats: i
     engine = EngineConfig()
     llm = LLM(model=model_path, gpu_memory_utilization=engine.memory_fraction(False), enforce_eager=engine.eager(False), seed=0)
     chats = [[{"role": "user", "content": p}] for p in prompts]
-    llm.chat(chats[:WARMUP_PROMPTS], SamplingParams(temperature=0.0, max_tokens=WARMUP_TOKENS), use_tqdm=False)
+    llm.chat(chats, SamplingParams(temperature=0.0, max_tokens=WARMUP_TOKENS), use_tqdm=False)
     params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
     runs = []
     for _ in range(repeats):
@@ -146,12 +146,12 @@ def main() -> None:
     add_table_arguments(parser)
     parser.add_argument("--prompts", type=int, help="IFEval prompts per batch [64; 32 with --quick]")
     parser.add_argument("--max-tokens", type=int, help="new tokens per prompt [128; 64 with --quick]")
-    parser.add_argument("--repeats", type=int, help="timed batches per engine [3; 2 with --quick]")
+    parser.add_argument("--repeats", type=int, help="timed batches per engine [3]")
     parser.add_argument("--rounds", type=int, help="engines per variant, the order reversed every other round [2; 1 with --quick]")
     args = parser.parse_args()
     prompts_n = args.prompts or (32 if args.quick else 64)
     max_tokens = args.max_tokens or (64 if args.quick else 128)
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or 3
     rounds = args.rounds or (1 if args.quick else 2)
 
     from vllm.platforms import current_platform
