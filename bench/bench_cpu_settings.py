@@ -14,7 +14,7 @@ SmolLM2-135M-Instruct, greedy, fixed max tokens, rayeval's engine settings):
 Each engine runs in its own spawned process and, as in a Ray actor (where vLLM forces it), starts
 its engine-core and worker processes with `spawn`, so the settings reach them the way rayeval's
 engine actor passes them (environment set before `LLM(...)`). The engine load is excluded; after
-a short warm-up the batch is timed `--repeats` times per engine, `--rounds` engines per variant
+an untimed warm-up batch the batch is timed `--repeats` times per engine, `--rounds` engines per variant
 (the order reversed every other round), and the best rate counts: the machine is shared, and
 every run also prints the share of the machine's CPU that other processes took meanwhile. The
 JSON printed at the end records what each engine process really got: its threads' allowed cores
