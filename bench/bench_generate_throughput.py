@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,10 @@ def bare_vllm(model_path: str, prompts: list[str], max_tokens: int, on_gpu: bool
     from vllm import LLM, SamplingParams
 
     from rayeval.config import EngineConfig
+    from rayeval.engine.vllm_engine import cpu_thread_binding
 
+    if not on_gpu:  # the CPU threads rayeval's engine gets (every core), so only the overhead differs
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpu_thread_binding(1)
     started = time.perf_counter()
     engine = EngineConfig()
     llm = LLM(model=model_path, gpu_memory_utilization=engine.memory_fraction(on_gpu), enforce_eager=engine.eager(on_gpu), seed=0)

@@ -5,7 +5,9 @@ prompts through the `openai` client from 8 worker threads. This reproduces exact
 server of the built-in SmolLM2-135M-Instruct, 8 threads) and runs `rayeval generate` (the real
 CLI, in a subprocess) on the same IFEval prompts with the same sampling (greedy, 128 new tokens,
 seed 0) and the same engine settings (eager, rayeval's CPU KV-cache fraction, the model's own
-context length, dtype auto, the same inherited environment and so the same CPU threads).
+context length, dtype auto, the same inherited environment, and on the CPU the same OpenMP
+threads: every core, which rayeval's engine binds and `vllm serve` is given here too — vLLM's own
+default keeps one of 2 cores for its scheduler, 1.54x fewer tokens/s, see bench_cpu_settings.py).
 
 Both sides are timed the same way, one after the other on this machine:
 - end to end: from launching the command (server / CLI) until it has answered every prompt and
@@ -56,8 +58,11 @@ def _free_port() -> int:
 
 def _environment() -> dict[str, str]:
     """The bench's environment for both sides, without a Ray address (rayeval starts a local Ray,
-    as the replaced tool needs none)."""
-    return {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    as the replaced tool needs none), with rayeval's CPU thread binding (a GPU run ignores it)."""
+    from rayeval.engine.vllm_engine import cpu_thread_binding
+
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    return environment | {"VLLM_CPU_OMP_THREADS_BIND": cpu_thread_binding(1)}
 
 
 def replaced_tool(model_path: str, prompts: list[str], on_gpu: bool, log: Path) -> dict:
