@@ -79,7 +79,7 @@ class EngineConfig(OptionsModel):
     )
     gpu_memory_utilization: float | None = option(
         None,
-        description=f"vLLM gpu_memory_utilization [default: {GPU_MEMORY_FRACTION}; on CPU {CPU_KV_CACHE_FRACTION} of host memory, split between tp ranks].",
+        description=f"vLLM gpu_memory_utilization [default: {GPU_MEMORY_FRACTION}; on CPU {CPU_KV_CACHE_FRACTION} of the NUMA node's memory, split between tp ranks].",
         phases=GENERATE,
         gt=0.0,
         le=1.0,

@@ -92,7 +92,7 @@ def _is_actor_death(exc: BaseException) -> bool:
 
 OUT_OF_MEMORY = (
     "killed by Ray's memory monitor: the node ran out of host memory; run fewer engines or other jobs on it, "
-    "or lower ⟨engine.gpu_memory_utilization⟩ (on CPUs it is the share of host memory vLLM reserves)"
+    "or lower ⟨engine.gpu_memory_utilization⟩ (on CPUs it is the share of the NUMA node's memory vLLM reserves)"
 )
 
 
