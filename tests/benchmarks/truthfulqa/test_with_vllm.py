@@ -169,8 +169,8 @@ def test_generate_then_evaluate(llm, items, scored, tmp_path):
 
 
 @pytest.fixture
-def llm_float32(llm, model_path):
-    """The model in float32, beside the module's bf16 engine: in bf16, the same positions computed
+def llm_float32(model_path):
+    """The model in float32 (the module's engine runs its own bf16): in bf16, the same positions computed
     in differently shaped batches round apart (measured on this machine's Intel Xeon: up to 1.46
     nat per continuation between the two ways below; 0 in float32), which is the kernels' rounding,
     not the method under test; how much depends on the CPU (the bf16 run passed at 1e-4 elsewhere)."""
