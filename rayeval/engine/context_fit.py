@@ -63,14 +63,18 @@ def plain_prompt(messages: Sequence[dict[str, str]]) -> str:
     return "\n\n".join(m["content"] for m in messages)
 
 
-def prompt_tokens(tokenizer: Any, messages: Sequence[dict[str, str]], templated: bool) -> int:
-    """How many tokens vLLM makes of a conversation: `LLM.chat` renders the chat template with the
-    assistant turn opened and encodes it without special tokens (the template has them);
-    `LLM.generate` encodes the plain prompt with the tokenizer's special tokens."""
+def render_conversation(tokenizer: Any, messages: Sequence[dict[str, str]], templated: bool) -> str:
+    """The text vLLM makes of a conversation: the chat template with the assistant turn opened
+    (`LLM.chat`), or for a model without one the plain prompt (`LLM.generate`)."""
     if templated:
-        text = tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False, add_generation_prompt=True)
-        return len(tokenizer.encode(text, add_special_tokens=False))
-    return len(tokenizer.encode(plain_prompt(messages)))
+        return tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False, add_generation_prompt=True)
+    return plain_prompt(messages)
+
+
+def prompt_tokens(tokenizer: Any, messages: Sequence[dict[str, str]], templated: bool) -> int:
+    """How many tokens vLLM makes of a conversation: the rendered template is encoded without
+    special tokens (the template has them), the plain prompt with the tokenizer's."""
+    return len(tokenizer.encode(render_conversation(tokenizer, messages, templated), add_special_tokens=not templated))
 
 
 def too_long_reason(what: str, tokens: int, needed: int, limit: ContextLimit) -> str:

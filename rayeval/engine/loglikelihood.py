@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rayeval.engine.context_fit import GENERATION_ROOM, ContextLimit, context_limit, plain_prompt, too_long_reason
+from rayeval.engine.context_fit import GENERATION_ROOM, ContextLimit, context_limit, render_conversation, too_long_reason
 from rayeval.errors import RayevalError
 from rayeval.options import option_ref
 from rayeval.requests import FailedResult, LoglikelihoodRequest, LoglikelihoodResult
@@ -76,9 +76,7 @@ def render_context(tokenizer, request: LoglikelihoodRequest) -> str:
     if isinstance(request.context, str):
         raise TypeError(f"request {request.key}: a chat=True context must be messages")
     messages = [{"role": m["role"], "content": m["content"]} for m in request.context]
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return plain_prompt(messages)
+    return render_conversation(tokenizer, messages, templated=bool(getattr(tokenizer, "chat_template", None)))
 
 
 def context_encoder(tokenizer, request: LoglikelihoodRequest) -> Encode:
